@@ -1,0 +1,51 @@
+"""aebook: Keras 3 autoencoder builders, data loaders, metrics and plots.
+
+Importing `aebook` selects the PyTorch backend for Keras (`KERAS_BACKEND=torch`)
+unless a backend was already chosen, because Keras defaults to TensorFlow, which
+this project neither needs nor installs. Set `KERAS_BACKEND` before the first
+`import keras` to use another backend.
+"""
+
+import os
+
+os.environ.setdefault("KERAS_BACKEND", "torch")
+
+from aebook import baselines  # noqa: E402
+from aebook import data  # noqa: E402
+from aebook import layers  # noqa: E402
+from aebook import losses  # noqa: E402
+from aebook import metrics  # noqa: E402
+from aebook import models  # noqa: E402
+from aebook import plotting  # noqa: E402
+from aebook.data import load_fashion_mnist  # noqa: E402
+from aebook.data import load_mnist  # noqa: E402
+from aebook.models import AutoencoderParts  # noqa: E402
+from aebook.models import build_contractive_autoencoder  # noqa: E402
+from aebook.models import build_conv_autoencoder  # noqa: E402
+from aebook.models import build_deep_autoencoder  # noqa: E402
+from aebook.models import build_denoising_autoencoder  # noqa: E402
+from aebook.models import build_sparse_autoencoder  # noqa: E402
+from aebook.models import build_vae  # noqa: E402
+from aebook.models import build_vanilla_autoencoder  # noqa: E402
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "AutoencoderParts",
+    "baselines",
+    "build_contractive_autoencoder",
+    "build_conv_autoencoder",
+    "build_deep_autoencoder",
+    "build_denoising_autoencoder",
+    "build_sparse_autoencoder",
+    "build_vae",
+    "build_vanilla_autoencoder",
+    "data",
+    "layers",
+    "load_fashion_mnist",
+    "load_mnist",
+    "losses",
+    "metrics",
+    "models",
+    "plotting",
+]

@@ -1,0 +1,90 @@
+"""Principal component analysis, the baseline every autoencoder is compared with."""
+
+import numpy as np
+from sklearn.decomposition import PCA
+
+from aebook import _validation as v
+
+
+def fit_pca(x_train, n_components):
+    """Fits scikit-learn's PCA (exact, via the covariance eigendecomposition).
+
+    Args:
+        x_train: array of shape (N, D) or (N, H, W[, C]) (flattened internally).
+        n_components: number of principal components k (positive int <= D).
+
+    Returns:
+        The fitted `sklearn.decomposition.PCA`.
+
+    Raises:
+        ValueError: for a bad `n_components`.
+    """
+    n_components = v.positive_int("n_components", n_components)
+    x_train = np.asarray(x_train).reshape(len(x_train), -1)
+    if n_components > x_train.shape[1]:
+        raise ValueError(
+            f"n_components must be at most the input size {x_train.shape[1]}. "
+            f"Received: n_components={n_components}"
+        )
+    return PCA(n_components=n_components, svd_solver="covariance_eigh").fit(x_train)
+
+
+def pca_reconstruct(x_train, x_test, n_components, clip=True):
+    """Projects `x_test` on the top `n_components` principal axes of `x_train`.
+
+    Args:
+        x_train: training data, (N, ...).
+        x_test: data to reconstruct, (M, ...).
+        n_components: code size k.
+        clip: clip reconstructions to [0, 1] (the pixel range), as a decoder with a
+            sigmoid output would be. Set False for the pure linear projection.
+
+    Returns:
+        `(x_hat, pca)`: reconstructions shaped like `x_test` (float32) and the
+        fitted PCA.
+    """
+    pca = fit_pca(x_train, n_components)
+    flat = np.asarray(x_test).reshape(len(x_test), -1)
+    x_hat = pca.inverse_transform(pca.transform(flat)).reshape(np.shape(x_test))
+    if clip:
+        x_hat = np.clip(x_hat, 0.0, 1.0)
+    return x_hat.astype("float32"), pca
+
+
+def pca_reconstruction_errors(x_train, x_test, ks, clip=True):
+    """Test reconstruction error of PCA for several code sizes, fitting PCA once.
+
+    PCA's top-k components are the first k of the top-`max(ks)` components, so one
+    fit with `max(ks)` components serves every k: each reconstruction uses the
+    first k rows of `components_`. This gives the same numbers as calling
+    `pca_reconstruct(x_train, x_test, k, clip)` for each k, in one fit instead of
+    `len(ks)`.
+
+    Args:
+        x_train: training data, (N, ...) (flattened internally).
+        x_test: data to reconstruct, (M, ...).
+        ks: code sizes, a list or tuple of positive ints, each at most the input
+            size (any order; repeats allowed).
+        clip: clip reconstructions to [0, 1] before measuring the error, as
+            `pca_reconstruct` does.
+
+    Returns:
+        float64 array of shape (len(ks),): for each k, the mean squared error per
+        pixel, averaged over the samples of `x_test` (the mean of
+        `aebook.metrics.per_sample_mse`).
+
+    Raises:
+        ValueError: for a bad `ks`.
+    """
+    ks = v.positive_int_tuple("ks", ks)
+    pca = fit_pca(x_train, max(ks))
+    flat = np.asarray(x_test, dtype="float64").reshape(len(x_test), -1)
+    centred = flat - pca.mean_
+    errors = []
+    for k in ks:
+        components = pca.components_[:k]
+        x_hat = (centred @ components.T) @ components + pca.mean_
+        if clip:
+            x_hat = np.clip(x_hat, 0.0, 1.0)
+        errors.append(np.mean((flat - x_hat) ** 2))
+    return np.array(errors, dtype="float64")

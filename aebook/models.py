@@ -1,0 +1,466 @@
+"""Builders for every autoencoder the book teaches.
+
+Each builder returns an `AutoencoderParts(encoder, decoder, autoencoder)` of named,
+uncompiled functional `keras.Model`s that share their layers: train `autoencoder`,
+then use `encoder` for codes and `decoder` to map codes back to inputs. Compile
+with the optimizer and reconstruction loss you want, e.g.
+`autoencoder.compile(optimizer="adam", loss="mse")`. Regularized variants (sparse,
+contractive, variational) add their penalty with `add_loss`, so plain `fit` trains
+them; the VAE wants a loss summed over pixels,
+`aebook.losses.sum_binary_crossentropy`, to make its loss the negative ELBO.
+
+All arguments are validated up front; a bad one raises `ValueError` naming it,
+e.g. `latent_dim must be a positive int. Received: latent_dim=0`.
+"""
+
+from typing import NamedTuple
+
+import keras
+import numpy as np
+
+from aebook import _validation as v
+from aebook import layers as L
+from aebook.data import NOISE_TYPES
+
+
+class AutoencoderParts(NamedTuple):
+    """The three models a builder returns (they share weights)."""
+
+    encoder: keras.Model
+    decoder: keras.Model
+    autoencoder: keras.Model
+
+
+def _compose(encoder, decoder, name, pre=None):
+    """autoencoder(x) = decoder(encoder(pre(x))); `pre` is an optional layer."""
+    inputs = keras.Input(shape=encoder.input_shape[1:], name="x")
+    h = pre(inputs) if pre is not None else inputs
+    return keras.Model(inputs, decoder(encoder(h)), name=name)
+
+
+def _dense_parts(input_dim, hidden_dims, latent_dim, activation, latent_activation,
+                 output_activation):
+    """Encoder input_dim -> hidden_dims -> latent_dim and its mirror image."""
+    x = inputs = keras.Input(shape=(input_dim,), name="x")
+    for i, units in enumerate(hidden_dims):
+        x = keras.layers.Dense(units, activation=activation, name=f"encoder_dense_{i}")(x)
+    z = keras.layers.Dense(latent_dim, activation=latent_activation, name="code")(x)
+    encoder = keras.Model(inputs, z, name="encoder")
+
+    x = latent = keras.Input(shape=(latent_dim,), name="z")
+    for i, units in enumerate(reversed(hidden_dims)):
+        x = keras.layers.Dense(units, activation=activation, name=f"decoder_dense_{i}")(x)
+    outputs = keras.layers.Dense(input_dim, activation=output_activation, name="reconstruction")(x)
+    decoder = keras.Model(latent, outputs, name="decoder")
+    return encoder, decoder
+
+
+def build_vanilla_autoencoder(input_dim=784, latent_dim=32, activation="relu",
+                              output_activation="sigmoid"):
+    """The undercomplete autoencoder of the seed equations, one layer each way.
+
+    encoder: Z = f(W1 X + b1), decoder: X' = g(W2 Z + b2).
+
+    Args:
+        input_dim: size of a flat input (784 for MNIST).
+        latent_dim: code size; smaller than `input_dim` makes it undercomplete.
+        activation: f, the encoder activation (`"relu"`, `"sigmoid"`, `"tanh"`,
+            `"linear"`, ...).
+        output_activation: g; `"sigmoid"` for data in [0, 1].
+
+    Returns:
+        `AutoencoderParts`: encoder (batch, input_dim) -> (batch, latent_dim),
+        decoder (batch, latent_dim) -> (batch, input_dim), and the autoencoder
+        (batch, input_dim) -> (batch, input_dim), named `"vanilla_autoencoder"`.
+
+    Raises:
+        ValueError: for a bad argument.
+    """
+    input_dim = v.positive_int("input_dim", input_dim)
+    latent_dim = v.positive_int("latent_dim", latent_dim)
+    v.activation("activation", activation)
+    v.activation("output_activation", output_activation)
+    encoder, decoder = _dense_parts(input_dim, (), latent_dim, activation, activation,
+                                    output_activation)
+    return AutoencoderParts(encoder, decoder, _compose(encoder, decoder, "vanilla_autoencoder"))
+
+
+def build_deep_autoencoder(input_dim=784, hidden_dims=(1000, 500, 250), latent_dim=30,
+                           activation="relu", latent_activation="linear",
+                           output_activation="sigmoid"):
+    """A deep dense autoencoder with a mirrored decoder.
+
+    The defaults are Hinton & Salakhutdinov's (2006) MNIST network
+    784-1000-500-250-30 with a linear code layer. The seed article's Keras model
+    is `build_deep_autoencoder(hidden_dims=(128, 64), latent_dim=32,
+    latent_activation="relu")`.
+
+    Args:
+        input_dim: size of a flat input.
+        hidden_dims: sizes of the encoder's hidden layers, outermost first; the
+            decoder uses them in reverse.
+        latent_dim: code size.
+        activation: activation of the hidden layers.
+        latent_activation: activation of the code layer (`"linear"` by default).
+        output_activation: activation of the reconstruction.
+
+    Returns:
+        `AutoencoderParts` as in `build_vanilla_autoencoder`; the autoencoder is
+        named `"deep_autoencoder"`.
+
+    Raises:
+        ValueError: for a bad argument.
+    """
+    input_dim = v.positive_int("input_dim", input_dim)
+    hidden_dims = v.positive_int_tuple("hidden_dims", hidden_dims, allow_empty=True)
+    latent_dim = v.positive_int("latent_dim", latent_dim)
+    for name, value in [("activation", activation), ("latent_activation", latent_activation),
+                        ("output_activation", output_activation)]:
+        v.activation(name, value)
+    encoder, decoder = _dense_parts(input_dim, hidden_dims, latent_dim, activation,
+                                    latent_activation, output_activation)
+    return AutoencoderParts(encoder, decoder, _compose(encoder, decoder, "deep_autoencoder"))
+
+
+def _check_conv_args(input_shape, filters, latent_dim, kernel_size, upsampling):
+    input_shape = v.input_shape("input_shape", input_shape, ndims=(3,))
+    filters = v.positive_int_tuple("filters", filters)
+    if latent_dim is not None:
+        v.positive_int("latent_dim", latent_dim)
+    v.positive_int("kernel_size", kernel_size)
+    v.choice("upsampling", upsampling, ("transpose", "upsample"))
+    factor = 2 ** len(filters)
+    if input_shape[0] % factor or input_shape[1] % factor:
+        raise ValueError(
+            f"input_shape height and width must be divisible by 2**len(filters)={factor} "
+            f"(each conv block halves them). Received: input_shape={input_shape}, "
+            f"filters={filters}"
+        )
+    return input_shape, filters
+
+
+def _conv_parts(input_shape, filters, latent_dim, kernel_size, activation, output_activation,
+                upsampling):
+    x = inputs = keras.Input(shape=input_shape, name="x")
+    for i, f in enumerate(filters):
+        x = keras.layers.Conv2D(f, kernel_size, strides=2, padding="same", activation=activation,
+                                name=f"encoder_conv_{i}")(x)
+    feature_shape = tuple(x.shape[1:])
+    if latent_dim is not None:
+        x = keras.layers.Flatten(name="flatten")(x)
+        x = keras.layers.Dense(latent_dim, name="code")(x)
+    encoder = keras.Model(inputs, x, name="encoder")
+
+    code_shape = (latent_dim,) if latent_dim is not None else feature_shape
+    x = latent = keras.Input(shape=code_shape, name="z")
+    if latent_dim is not None:
+        x = keras.layers.Dense(int(np.prod(feature_shape)), activation=activation,
+                               name="decoder_dense")(x)
+        x = keras.layers.Reshape(feature_shape, name="unflatten")(x)
+    for i, f in enumerate(reversed(filters)):
+        if upsampling == "transpose":
+            x = keras.layers.Conv2DTranspose(f, kernel_size, strides=2, padding="same",
+                                             activation=activation, name=f"decoder_deconv_{i}")(x)
+        else:
+            x = keras.layers.UpSampling2D(2, name=f"decoder_upsample_{i}")(x)
+            x = keras.layers.Conv2D(f, kernel_size, padding="same", activation=activation,
+                                    name=f"decoder_conv_{i}")(x)
+    outputs = keras.layers.Conv2D(input_shape[-1], kernel_size, padding="same",
+                                  activation=output_activation, name="reconstruction")(x)
+    return encoder, keras.Model(latent, outputs, name="decoder")
+
+
+def build_conv_autoencoder(input_shape=(28, 28, 1), filters=(32, 64), latent_dim=None,
+                           kernel_size=3, activation="relu", output_activation="sigmoid",
+                           upsampling="transpose"):
+    """A convolutional autoencoder.
+
+    Each encoder block is a stride-2 `Conv2D` (halving height and width); the
+    decoder mirrors it with stride-2 `Conv2DTranspose` (`upsampling="transpose"`)
+    or `UpSampling2D` followed by `Conv2D` (`upsampling="upsample"`, which avoids
+    checkerboard artefacts), then a `Conv2D` to the input's channels.
+
+    Args:
+        input_shape: (height, width, channels); height and width divisible by
+            2**len(filters).
+        filters: filters of the encoder's conv blocks, outermost first.
+        latent_dim: None keeps the last feature map as the code, shape
+            (height / 2**n, width / 2**n, filters[-1]); an int flattens it and
+            adds a linear `Dense(latent_dim)` code layer.
+        kernel_size: size of the square kernels.
+        activation: activation of the conv blocks.
+        output_activation: activation of the reconstruction.
+        upsampling: `"transpose"` or `"upsample"`.
+
+    Returns:
+        `AutoencoderParts`: encoder (batch, *input_shape) -> code, decoder code ->
+        (batch, *input_shape), autoencoder named `"conv_autoencoder"`.
+
+    Raises:
+        ValueError: for a bad argument.
+    """
+    input_shape, filters = _check_conv_args(input_shape, filters, latent_dim, kernel_size,
+                                            upsampling)
+    v.activation("activation", activation)
+    v.activation("output_activation", output_activation)
+    encoder, decoder = _conv_parts(input_shape, filters, latent_dim, kernel_size, activation,
+                                   output_activation, upsampling)
+    return AutoencoderParts(encoder, decoder, _compose(encoder, decoder, "conv_autoencoder"))
+
+
+def build_denoising_autoencoder(input_shape=(784,), latent_dim=64, hidden_dims=(256,),
+                                noise="gaussian", noise_level=0.5, seed=None,
+                                activation="relu", output_activation="sigmoid",
+                                filters=(32, 64), upsampling="transpose"):
+    """A denoising autoencoder (Vincent et al. 2008): corrupt in training, rebuild clean.
+
+    The autoencoder is `x -> Corruption -> encoder -> decoder`. The `Corruption`
+    layer is active only when `training=True`, so `fit(x_train, x_train)` trains
+    noisy -> clean, while `predict` and `evaluate` pass inputs through unchanged:
+    to denoise, give `predict` noisy images (see `aebook.data.corrupt`).
+
+    Args:
+        input_shape: `(input_dim,)` builds a dense network with `hidden_dims`;
+            `(height, width, channels)` a convolutional one with `filters` and
+            `upsampling` (as in `build_conv_autoencoder`).
+        latent_dim: code size (for a conv network, None keeps the feature map).
+        hidden_dims: hidden layer sizes of the dense encoder (mirrored).
+        noise: `"gaussian"`, `"salt_and_pepper"` or `"masking"`.
+        noise_level: standard deviation (gaussian) or fraction of pixels (others).
+        seed: seed of the corruption layer.
+        activation: activation of the hidden layers (and the dense code layer).
+        output_activation: activation of the reconstruction.
+        filters: conv filters (conv networks only).
+        upsampling: `"transpose"` or `"upsample"` (conv networks only).
+
+    Returns:
+        `AutoencoderParts`; the encoder and decoder do not corrupt. The autoencoder
+        is named `"denoising_autoencoder"`.
+
+    Raises:
+        ValueError: for a bad argument.
+    """
+    input_shape = v.input_shape("input_shape", input_shape)
+    v.choice("noise", noise, NOISE_TYPES)
+    if noise == "gaussian":
+        v.non_negative_float("noise_level", noise_level)
+    else:
+        v.fraction("noise_level", noise_level)
+    v.activation("activation", activation)
+    v.activation("output_activation", output_activation)
+    v.optional_int("seed", seed)
+    if len(input_shape) == 1:
+        v.positive_int("latent_dim", latent_dim)
+        hidden_dims = v.positive_int_tuple("hidden_dims", hidden_dims, allow_empty=True)
+        encoder, decoder = _dense_parts(input_shape[0], hidden_dims, latent_dim, activation,
+                                        activation, output_activation)
+    else:
+        input_shape, filters = _check_conv_args(input_shape, filters, latent_dim, 3, upsampling)
+        encoder, decoder = _conv_parts(input_shape, filters, latent_dim, 3, activation,
+                                       output_activation, upsampling)
+    corruption = L.Corruption(noise, noise_level, seed=seed, name="corruption")
+    return AutoencoderParts(encoder, decoder,
+                            _compose(encoder, decoder, "denoising_autoencoder", pre=corruption))
+
+
+def build_sparse_autoencoder(input_dim=784, latent_dim=1024, penalty="kl", sparsity_weight=None,
+                             target=0.05, activation=None, output_activation="sigmoid"):
+    """A sparse autoencoder: an (often overcomplete) code with an activity penalty.
+
+    - `penalty="l1"`: adds `sparsity_weight * mean_batch(sum_j |h_j|)` to the loss.
+    - `penalty="kl"`: adds `sparsity_weight * sum_j KL(target || rho_hat_j)`, where
+      rho_hat_j is unit j's mean activation over the batch (Ng 2011). Needs a
+      sigmoid code layer.
+    - `penalty=None`: the unregularized twin, for comparison.
+
+    Args:
+        input_dim: size of a flat input.
+        latent_dim: size of the code layer (larger than `input_dim` is overcomplete).
+        penalty: `"kl"`, `"l1"` or None.
+        sparsity_weight: penalty weight; default 1e-3 for `"kl"`, 1e-4 for `"l1"`.
+        target: rho, the target mean activation for `"kl"`, in (0, 1).
+        activation: code activation; default `"sigmoid"` for `"kl"`, else `"relu"`.
+        output_activation: activation of the reconstruction.
+
+    Returns:
+        `AutoencoderParts`; the encoder outputs the code h of shape
+        (batch, latent_dim); the autoencoder is named `"sparse_autoencoder"`.
+
+    Raises:
+        ValueError: for a bad argument, or `penalty="kl"` with a non-sigmoid code.
+    """
+    input_dim = v.positive_int("input_dim", input_dim)
+    latent_dim = v.positive_int("latent_dim", latent_dim)
+    v.choice("penalty", penalty, ("kl", "l1", None))
+    if sparsity_weight is None:
+        sparsity_weight = 1e-3 if penalty == "kl" else 1e-4
+    sparsity_weight = v.non_negative_float("sparsity_weight", sparsity_weight)
+    target = v.open_unit_float("target", target)
+    if activation is None:
+        activation = "sigmoid" if penalty == "kl" else "relu"
+    v.activation("activation", activation)
+    v.activation("output_activation", output_activation)
+    if penalty == "kl" and activation != "sigmoid":
+        raise ValueError(
+            "activation must be 'sigmoid' with penalty='kl' (the KL penalty needs mean "
+            f"activations in (0, 1)). Received: activation={activation!r}"
+        )
+    inputs = keras.Input(shape=(input_dim,), name="x")
+    h = keras.layers.Dense(latent_dim, activation=activation, name="code")(inputs)
+    if penalty == "kl":
+        h = L.KLSparsity(target, sparsity_weight, name="sparsity")(h)
+    elif penalty == "l1":
+        h = L.L1Sparsity(sparsity_weight, name="sparsity")(h)
+    encoder = keras.Model(inputs, h, name="encoder")
+    latent = keras.Input(shape=(latent_dim,), name="z")
+    outputs = keras.layers.Dense(input_dim, activation=output_activation,
+                                 name="reconstruction")(latent)
+    decoder = keras.Model(latent, outputs, name="decoder")
+    return AutoencoderParts(encoder, decoder, _compose(encoder, decoder, "sparse_autoencoder"))
+
+
+def build_vae(input_dim=784, hidden_dims=(512,), latent_dim=2, activation="relu", beta=1.0,
+              seed=None):
+    """A variational autoencoder (Kingma & Welling 2014) with a Bernoulli decoder.
+
+    encoder: x -> hidden_dims -> (z_mean, z_log_var), a diagonal Gaussian q(z|x).
+    autoencoder: x -> encoder -> `KLDivergence(beta)` (adds beta * KL(q || N(0, I)))
+    -> `Sampling` (z = mean + sigma * eps) -> decoder -> probabilities.
+    Compile with `loss=aebook.losses.sum_binary_crossentropy`: the training loss
+    is then the negative ELBO in nats per image (for beta = 1).
+
+    Args:
+        input_dim: size of a flat input with values in [0, 1].
+        hidden_dims: hidden layer sizes of the encoder (the decoder mirrors them).
+        latent_dim: size of z.
+        activation: activation of the hidden layers.
+        beta: weight of the KL term (1: the VAE; > 1: a beta-VAE).
+        seed: seed of the `Sampling` layer.
+
+    Returns:
+        `AutoencoderParts`: encoder (batch, input_dim) -> `[z_mean, z_log_var]`,
+        each (batch, latent_dim); decoder (batch, latent_dim) -> (batch, input_dim)
+        probabilities; autoencoder named `"vae"`. Use `sample_prior` to generate
+        and `aebook.metrics.vae_negative_elbo` to evaluate.
+
+    Raises:
+        ValueError: for a bad argument.
+    """
+    input_dim = v.positive_int("input_dim", input_dim)
+    hidden_dims = v.positive_int_tuple("hidden_dims", hidden_dims, allow_empty=True)
+    latent_dim = v.positive_int("latent_dim", latent_dim)
+    v.activation("activation", activation)
+    v.non_negative_float("beta", beta)
+    v.optional_int("seed", seed)
+    x = inputs = keras.Input(shape=(input_dim,), name="x")
+    for i, units in enumerate(hidden_dims):
+        x = keras.layers.Dense(units, activation=activation, name=f"encoder_dense_{i}")(x)
+    z_mean = keras.layers.Dense(latent_dim, name="z_mean")(x)
+    z_log_var = keras.layers.Dense(latent_dim, name="z_log_var")(x)
+    encoder = keras.Model(inputs, [z_mean, z_log_var], name="encoder")
+
+    x = latent = keras.Input(shape=(latent_dim,), name="z")
+    for i, units in enumerate(reversed(hidden_dims)):
+        x = keras.layers.Dense(units, activation=activation, name=f"decoder_dense_{i}")(x)
+    outputs = keras.layers.Dense(input_dim, activation="sigmoid", name="reconstruction")(x)
+    decoder = keras.Model(latent, outputs, name="decoder")
+
+    inputs = keras.Input(shape=(input_dim,), name="x")
+    stats = L.KLDivergence(beta, name="kl_divergence")(encoder(inputs))
+    z = L.Sampling(seed=seed, name="sampling")(stats)
+    return AutoencoderParts(encoder, decoder, keras.Model(inputs, decoder(z), name="vae"))
+
+
+def sample_prior(decoder, n, seed=0, batch_size=256):
+    """Decodes `n` codes drawn from the prior N(0, I).
+
+    Args:
+        decoder: a decoder model with input shape (batch, latent_dim).
+        n: number of samples.
+        seed: NumPy seed of the codes.
+        batch_size: prediction batch size.
+
+    Returns:
+        NumPy array of shape (n, *decoder.output_shape[1:]): for the VAE, pixel
+        probabilities (the mean of the Bernoulli decoder).
+
+    Raises:
+        ValueError: for a bad `n`.
+    """
+    n = v.positive_int("n", n)
+    z = np.random.default_rng(seed).standard_normal((n, *decoder.input_shape[1:]))
+    return decoder.predict(z.astype("float32"), batch_size=batch_size, verbose=0)
+
+
+def interpolate(decoder, z_a, z_b, n=10, batch_size=256):
+    """Decodes `n` evenly spaced codes on the straight line from `z_a` to `z_b`.
+
+    The codes are z_t = (1 - t) z_a + t z_b for t = 0, 1/(n-1), ..., 1, so the
+    first image is `decoder(z_a)` and the last `decoder(z_b)`.
+
+    Args:
+        decoder: a decoder model with input shape (batch, *code_shape).
+        z_a: the start code, shape `code_shape` (e.g. (latent_dim,)).
+        z_b: the end code, same shape.
+        n: number of codes, at least 2 (both end points included).
+        batch_size: prediction batch size.
+
+    Returns:
+        NumPy array of shape (n, *decoder.output_shape[1:]).
+
+    Raises:
+        ValueError: for `n` < 2, or codes whose shape is not the decoder's input
+            shape (without the batch axis).
+    """
+    n = v.positive_int("n", n)
+    if n < 2:
+        raise ValueError(f"n must be at least 2 (both end points). Received: n={n}")
+    code_shape = tuple(decoder.input_shape[1:])
+    z_a = np.asarray(z_a, dtype="float32")
+    z_b = np.asarray(z_b, dtype="float32")
+    for name, z in (("z_a", z_a), ("z_b", z_b)):
+        if z.shape != code_shape:
+            raise ValueError(
+                f"{name} must have the decoder's code shape {code_shape}. "
+                f"Received: {name}.shape={z.shape}"
+            )
+    t = np.linspace(0.0, 1.0, n, dtype="float32").reshape(n, *([1] * len(code_shape)))
+    codes = (1.0 - t) * z_a + t * z_b
+    return decoder.predict(codes, batch_size=batch_size, verbose=0)
+
+
+def build_contractive_autoencoder(input_dim=784, latent_dim=64, contractive_weight=1e-3,
+                                  activation="sigmoid", output_activation="sigmoid"):
+    """A contractive autoencoder (Rifai et al. 2011).
+
+    The code layer is a `ContractiveDense`, which adds
+    `contractive_weight * ||dh/dx||_F^2` (batch mean, closed form) to the loss, so
+    codes change little under small input perturbations.
+
+    Args:
+        input_dim: size of a flat input.
+        latent_dim: code size.
+        contractive_weight: lambda, the penalty weight (>= 0; 0 gives the twin).
+        activation: code activation: `"sigmoid"`, `"tanh"`, `"relu"` or `"linear"`.
+        output_activation: activation of the reconstruction.
+
+    Returns:
+        `AutoencoderParts`; the autoencoder is named `"contractive_autoencoder"`.
+
+    Raises:
+        ValueError: for a bad argument.
+    """
+    input_dim = v.positive_int("input_dim", input_dim)
+    latent_dim = v.positive_int("latent_dim", latent_dim)
+    contractive_weight = v.non_negative_float("contractive_weight", contractive_weight)
+    v.choice("activation", activation, ("sigmoid", "tanh", "relu", "linear"))
+    v.activation("output_activation", output_activation)
+    inputs = keras.Input(shape=(input_dim,), name="x")
+    h = L.ContractiveDense(latent_dim, activation, contractive_weight, name="code")(inputs)
+    encoder = keras.Model(inputs, h, name="encoder")
+    latent = keras.Input(shape=(latent_dim,), name="z")
+    outputs = keras.layers.Dense(input_dim, activation=output_activation,
+                                 name="reconstruction")(latent)
+    decoder = keras.Model(latent, outputs, name="decoder")
+    return AutoencoderParts(encoder, decoder,
+                            _compose(encoder, decoder, "contractive_autoencoder"))

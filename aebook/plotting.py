@@ -1,0 +1,364 @@
+"""Plots in one book style; every function returns the matplotlib `Figure`."""
+
+import matplotlib.pyplot as plt
+import numpy as np
+
+from aebook import _validation as v
+
+BOOK_STYLE = {
+    "figure.dpi": 100,
+    "savefig.dpi": 100,
+    "axes.spines.top": False,
+    "axes.spines.right": False,
+    "axes.grid": True,
+    "grid.alpha": 0.3,
+    "axes.titlesize": 11,
+    "axes.labelsize": 10,
+    "legend.fontsize": 9,
+    "legend.frameon": False,
+    "image.cmap": "gray",
+}
+
+
+def use_book_style():
+    """Applies the book's matplotlib style (`BOOK_STYLE`) globally."""
+    plt.rcParams.update(BOOK_STYLE)
+
+
+def _to_images(x, image_shape):
+    x = np.asarray(x)
+    return x.reshape(len(x), *image_shape)
+
+
+def plot_image_rows(rows, row_labels=None, n=10, image_shape=(28, 28), scale=1.0):
+    """Shows the first `n` images of several arrays, one array per row.
+
+    Args:
+        rows: list of arrays (N, ...) with at least `n` images each.
+        row_labels: optional list of row titles.
+        n: images per row.
+        image_shape: shape to reshape each image to for display.
+        scale: size of each image in inches.
+
+    Returns:
+        The `Figure`.
+    """
+    n = v.positive_int("n", n)
+    fig, axes = plt.subplots(len(rows), n, figsize=(scale * n, scale * len(rows) + 0.3),
+                             squeeze=False)
+    for r, images in enumerate(rows):
+        images = _to_images(images[:n], image_shape)
+        for c in range(n):
+            ax = axes[r, c]
+            ax.imshow(images[c], cmap="gray", vmin=0, vmax=1)
+            ax.set_xticks([])
+            ax.set_yticks([])
+            ax.grid(False)
+            for spine in ax.spines.values():
+                spine.set_visible(False)
+        if row_labels is not None:
+            axes[r, 0].set_ylabel(row_labels[r], rotation=0, ha="right", va="center")
+    fig.tight_layout(pad=0.2)
+    return fig
+
+
+def plot_reconstructions(x, x_hat, n=10, image_shape=(28, 28), labels=("original", "reconstruction")):
+    """Originals (top row) above their reconstructions (bottom row).
+
+    Args:
+        x: originals, (N, ...).
+        x_hat: reconstructions, same shape.
+        n: number of images.
+        image_shape: display shape of one image.
+        labels: the two row titles.
+
+    Returns:
+        The `Figure`.
+    """
+    return plot_image_rows([x, x_hat], list(labels), n=n, image_shape=image_shape)
+
+
+def plot_image_grid(images, ncols=10, image_shape=(28, 28), title=None, scale=0.8):
+    """Shows images in a grid with `ncols` columns (e.g. samples of a VAE).
+
+    Returns:
+        The `Figure`.
+    """
+    images = _to_images(images, image_shape)
+    ncols = v.positive_int("ncols", ncols)
+    nrows = int(np.ceil(len(images) / ncols))
+    canvas = np.ones((nrows * image_shape[0], ncols * image_shape[1]))
+    for i, img in enumerate(images):
+        r, c = divmod(i, ncols)
+        canvas[r * image_shape[0]:(r + 1) * image_shape[0],
+               c * image_shape[1]:(c + 1) * image_shape[1]] = img
+    fig, ax = plt.subplots(figsize=(scale * ncols, scale * nrows + (0.3 if title else 0)))
+    ax.imshow(canvas, cmap="gray", vmin=0, vmax=1)
+    ax.axis("off")
+    if title:
+        ax.set_title(title)
+    fig.tight_layout(pad=0.2)
+    return fig
+
+
+def plot_latent_scatter(z, labels, title=None, ax=None, max_points=5000, seed=0, s=3):
+    """Scatter of 2-D codes coloured by class label (one colour per digit).
+
+    Args:
+        z: codes of shape (N, 2).
+        labels: integer labels of shape (N,).
+        title: optional axes title.
+        ax: optional existing axes to draw in.
+        max_points: at most this many points (a seeded random subset) are drawn.
+        seed: seed of that subset.
+        s: marker size.
+
+    Returns:
+        The `Figure`.
+
+    Raises:
+        ValueError: if the codes are not 2-D.
+    """
+    z = np.asarray(z)
+    if z.ndim != 2 or z.shape[1] != 2:
+        raise ValueError(f"z must have shape (N, 2). Received: z.shape={z.shape}")
+    labels = np.asarray(labels)
+    idx = np.arange(len(z))
+    if len(z) > max_points:
+        idx = np.random.default_rng(seed).choice(len(z), max_points, replace=False)
+    if ax is None:
+        fig, ax = plt.subplots(figsize=(5.5, 4.5))
+    else:
+        fig = ax.figure
+    points = ax.scatter(z[idx, 0], z[idx, 1], c=labels[idx], cmap="tab10", s=s,
+                        vmin=-0.5, vmax=9.5, alpha=0.8, linewidths=0)
+    fig.colorbar(points, ax=ax, ticks=range(10), label="label")
+    ax.set_xlabel("$z_1$")
+    ax.set_ylabel("$z_2$")
+    if title:
+        ax.set_title(title)
+    return fig
+
+
+def plot_latent_manifold(decoder, n=15, limits=None, image_shape=(28, 28), title=None):
+    """Decodes an n x n grid of 2-D codes and tiles the images.
+
+    Args:
+        decoder: a decoder with 2-D input.
+        n: grid points per axis.
+        limits: None spaces the grid by Gaussian quantiles (5% to 95%, as in
+            Kingma & Welling's figures, right for a VAE's N(0, I) prior); or
+            `((x_min, x_max), (y_min, y_max))` for a linear grid (e.g. the range of
+            a plain autoencoder's codes).
+        image_shape: display shape of one image.
+        title: optional title.
+
+    Returns:
+        The `Figure`.
+    """
+    from scipy.stats import norm
+
+    n = v.positive_int("n", n)
+    if limits is None:
+        gx = gy = norm.ppf(np.linspace(0.05, 0.95, n))
+    else:
+        gx = np.linspace(*limits[0], n)
+        gy = np.linspace(*limits[1], n)
+    codes = np.array([[x, y] for y in gy[::-1] for x in gx], dtype="float32")
+    images = decoder.predict(codes, verbose=0)
+    fig = plot_image_grid(images, ncols=n, image_shape=image_shape, title=title, scale=0.45)
+    return fig
+
+
+def plot_history(history, keys=None, title=None, log_scale=False, ax=None):
+    """Training curves from a Keras `History` (or its `.history` dict).
+
+    Args:
+        history: `keras.callbacks.History` or dict of metric name -> list.
+        keys: metric names to plot (default: all of them).
+        title: optional title.
+        log_scale: log-scaled y axis.
+        ax: optional existing axes.
+
+    Returns:
+        The `Figure`.
+    """
+    hist = getattr(history, "history", history)
+    keys = list(hist) if keys is None else list(keys)
+    if ax is None:
+        fig, ax = plt.subplots(figsize=(5.5, 3.5))
+    else:
+        fig = ax.figure
+    for key in keys:
+        values = hist[key]
+        ax.plot(np.arange(1, len(values) + 1), values, marker="o", ms=3, label=key)
+    ax.set_xlabel("epoch")
+    ax.set_ylabel("loss")
+    if log_scale:
+        ax.set_yscale("log")
+    ax.legend()
+    if title:
+        ax.set_title(title)
+    fig.tight_layout()
+    return fig
+
+
+_GROUP_COLORS = {"encoder": "#4c72b0", "decoder": "#dd8452"}
+_SIZE_SCALES = ("linear", "sqrt", "log")
+
+
+def _architecture_rows(model, group=None):
+    """(group, layer) pairs in order; nested models are expanded, their inputs dropped."""
+    import keras
+
+    rows = []
+    for layer in model.layers:
+        if isinstance(layer, keras.Model):
+            inner = _architecture_rows(layer, group=layer.name)
+            rows += [r for r in inner if not isinstance(r[1], keras.layers.InputLayer)]
+        else:
+            rows.append((group, layer))
+    return rows
+
+
+def _layer_shapes(layer):
+    """Output shapes without the batch axis (a list: some layers have several outputs)."""
+    try:
+        outputs = layer.output
+    except (AttributeError, ValueError):  # a layer that was never called
+        return []
+    outputs = outputs if isinstance(outputs, (list, tuple)) else [outputs]
+    return [tuple(t.shape[1:]) for t in outputs]
+
+
+def plot_architecture(model, size_scale="sqrt", title=None, ax=None):
+    """Draws a model's layers left to right as boxes sized by their output size.
+
+    Nested models (the `encoder` and `decoder` inside an autoencoder) are expanded
+    and their layers coloured by the model they belong to; the code layer
+    (named `"code"`) is outlined. Each box is labelled with the layer's name, its
+    output shape without the batch axis, its activation (if any) and its number
+    of parameters. Layers are drawn as a chain in the order Keras lists them, so
+    a branching model (e.g. a VAE's two heads) appears as a sequence.
+
+    Args:
+        model: a built `keras.Model` (functional or sequential).
+        size_scale: how a box's height grows with the number of values the layer
+            outputs: `"linear"`, `"sqrt"` (default; keeps a 32-unit bottleneck
+            visible next to 784 pixels) or `"log"`.
+        title: optional title; default: the model's name and parameter count.
+        ax: optional existing axes to draw in.
+
+    Returns:
+        The `Figure`.
+
+    Raises:
+        TypeError: if `model` is not a `keras.Model`.
+        ValueError: if `size_scale` is unknown.
+    """
+    import keras
+
+    if not isinstance(model, keras.Model):
+        raise TypeError(f"model must be a keras.Model. Received: model={model!r}")
+    v.choice("size_scale", size_scale, _SIZE_SCALES)
+    rows = _architecture_rows(model)
+    sizes = []
+    for _, layer in rows:
+        shapes = _layer_shapes(layer)
+        sizes.append(float(sum(np.prod(s) for s in shapes)) if shapes else 1.0)
+    transform = {"linear": lambda s: s, "sqrt": np.sqrt, "log": lambda s: np.log1p(s)}[size_scale]
+    heights = np.array([transform(s) for s in sizes])
+    heights = 0.1 + 0.9 * heights / heights.max()
+    if ax is None:
+        fig, ax = plt.subplots(figsize=(max(4.0, 1.35 * len(rows)), 3.6))
+    else:
+        fig = ax.figure
+    width = 0.5
+    for i, ((group, layer), h) in enumerate(zip(rows, heights, strict=True)):
+        color = _GROUP_COLORS.get(group, "#8c8c8c")
+        is_code = layer.name == "code"
+        ax.add_patch(plt.Rectangle((i - width / 2, -h / 2), width, h, facecolor=color,
+                                   edgecolor="black" if is_code else color,
+                                   linewidth=2.0 if is_code else 0.5, alpha=0.85,
+                                   label=layer.name))
+        if i > 0:
+            ax.annotate("", xy=(i - width / 2, 0), xytext=(i - 1 + width / 2, 0),
+                        arrowprops={"arrowstyle": "->", "color": "0.3"})
+        shapes = _layer_shapes(layer)
+        lines = [layer.name, ", ".join("x".join(str(d) for d in s) for s in shapes) or "?"]
+        act = getattr(layer, "activation", None)
+        if act is not None:
+            lines.append(getattr(act, "__name__", str(act)))
+        n_params = layer.count_params()
+        lines.append(f"{n_params:,} param{'' if n_params == 1 else 's'}")
+        ax.text(i, -0.56, "\n".join(lines), ha="center", va="top", fontsize=8)
+    ax.set_xlim(-0.6, len(rows) - 0.4)
+    ax.set_ylim(-1.05, 0.8)
+    ax.set_xticks([])
+    ax.set_yticks([])
+    ax.grid(False)
+    for spine in ax.spines.values():
+        spine.set_visible(False)
+    groups = [g for g in _GROUP_COLORS if any(r[0] == g for r in rows)]
+    if groups:
+        handles = [plt.Rectangle((0, 0), 1, 1, color=_GROUP_COLORS[g]) for g in groups]
+        ax.legend(handles, groups, loc="upper center", ncol=len(groups))
+    ax.set_title(title if title is not None
+                 else f"{model.name}: {model.count_params():,} parameters")
+    fig.tight_layout()
+    return fig
+
+
+def plot_features(weights, n=64, ncols=16, image_shape=(28, 28), title=None, scale=0.5):
+    """Shows learned features (rows of a weight matrix) as images, e.g. filters.
+
+    Each feature is scaled by its own largest absolute weight, so mid-grey is 0,
+    white the most positive and black the most negative weight (signs matter,
+    magnitudes are per feature). Tiles are separated by a one-pixel white border.
+    For a dense decoder pass the kernel of its first layer, shape
+    (latent_dim, input_dim): row j is what code unit j adds to the output. For a
+    dense encoder pass the transposed kernel, `kernel.T`, shape
+    (latent_dim, input_dim): row j is the template unit j responds to.
+
+    Args:
+        weights: array of shape (n_features, prod(image_shape)) (or
+            (n_features, *image_shape)); one feature per row.
+        n: number of features to show (the first `n` rows; at most n_features).
+        ncols: tiles per row.
+        image_shape: display shape of one feature.
+        title: optional title.
+        scale: size of each tile in inches.
+
+    Returns:
+        The `Figure`.
+
+    Raises:
+        ValueError: for a bad `n` or `ncols`, or weights whose rows do not have
+            prod(image_shape) entries.
+    """
+    n = v.positive_int("n", n)
+    ncols = v.positive_int("ncols", ncols)
+    w = np.asarray(weights, dtype="float64")
+    size = int(np.prod(image_shape))
+    if w.ndim < 2 or w[0].size != size:
+        raise ValueError(
+            f"weights must have shape (n_features, {size}) for image_shape={tuple(image_shape)}. "
+            f"Received: weights.shape={w.shape}"
+        )
+    w = w.reshape(len(w), size)[:n]
+    peak = np.abs(w).max(axis=1, keepdims=True)
+    tiles = 0.5 + 0.5 * w / np.where(peak > 0, peak, 1.0)
+    ncols = min(ncols, len(tiles))
+    nrows = int(np.ceil(len(tiles) / ncols))
+    h, wd = image_shape
+    canvas = np.ones((nrows * (h + 1) - 1, ncols * (wd + 1) - 1))
+    for i, tile in enumerate(tiles):
+        r, c = divmod(i, ncols)
+        canvas[r * (h + 1):r * (h + 1) + h, c * (wd + 1):c * (wd + 1) + wd] = tile.reshape(h, wd)
+    fig, ax = plt.subplots(figsize=(scale * ncols, scale * nrows + (0.3 if title else 0)))
+    ax.imshow(canvas, cmap="gray", vmin=0, vmax=1)
+    ax.axis("off")
+    if title:
+        ax.set_title(title)
+    fig.tight_layout(pad=0.2)
+    return fig
