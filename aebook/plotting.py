@@ -193,6 +193,7 @@ def plot_history(history, keys=None, title=None, log_scale=False, ax=None):
         values = hist[key]
         ax.plot(np.arange(1, len(values) + 1), values, marker="o", ms=3, label=key)
     ax.set_xlabel("epoch")
+    ax.xaxis.set_major_locator(plt.MaxNLocator(integer=True))
     ax.set_ylabel("loss")
     if log_scale:
         ax.set_yscale("log")
