@@ -11,6 +11,7 @@ import os
 os.environ.setdefault("KERAS_BACKEND", "torch")
 
 from aebook import baselines  # noqa: E402
+from aebook import callbacks  # noqa: E402
 from aebook import data  # noqa: E402
 from aebook import layers  # noqa: E402
 from aebook import losses  # noqa: E402
@@ -20,6 +21,7 @@ from aebook import plotting  # noqa: E402
 from aebook.data import load_fashion_mnist  # noqa: E402
 from aebook.data import load_mnist  # noqa: E402
 from aebook.models import AutoencoderParts  # noqa: E402
+from aebook.models import build_conditional_vae  # noqa: E402
 from aebook.models import build_contractive_autoencoder  # noqa: E402
 from aebook.models import build_conv_autoencoder  # noqa: E402
 from aebook.models import build_deep_autoencoder  # noqa: E402
@@ -33,6 +35,7 @@ __version__ = "0.1.0"
 __all__ = [
     "AutoencoderParts",
     "baselines",
+    "build_conditional_vae",
     "build_contractive_autoencoder",
     "build_conv_autoencoder",
     "build_deep_autoencoder",
@@ -40,6 +43,7 @@ __all__ = [
     "build_sparse_autoencoder",
     "build_vae",
     "build_vanilla_autoencoder",
+    "callbacks",
     "data",
     "layers",
     "load_fashion_mnist",

@@ -13,6 +13,7 @@ arrays `x_train` (N, 28, 28) uint8, `y_train` (N,) uint8, `x_test`, `y_test`.
 
 import os
 
+import keras
 import numpy as np
 
 from aebook import _validation as v
@@ -232,6 +233,10 @@ FASHION_MNIST_CLASSES = (
 # ---------------------------------------------------------------- corruption
 
 NOISE_TYPES = ("gaussian", "salt_and_pepper", "masking")
+# Structured corruptions (whole images, NumPy only): `corrupt` accepts them, the
+# `Corruption` layer does not.
+STRUCTURED_CORRUPTIONS = ("occlusion", "blur")
+CORRUPTION_TYPES = NOISE_TYPES + STRUCTURED_CORRUPTIONS
 
 
 def corrupt(x, noise="gaussian", level=0.5, seed=0):
@@ -244,26 +249,43 @@ def corrupt(x, noise="gaussian", level=0.5, seed=0):
     - `"salt_and_pepper"`: set a fraction `level` of pixels to 0 or 1 (half each);
     - `"masking"`: set a fraction `level` of pixels to 0 (Vincent et al. 2008).
 
+    and two structured corruptions of whole images, which the layer lacks:
+
+    - `"occlusion"`: set one square block per image to 0; its side is
+      `round(level * side)` pixels for a square image of `side` x `side` pixels,
+      at a uniformly random position inside the image;
+    - `"blur"`: Gaussian blur with a standard deviation of `level` pixels
+      (`scipy.ndimage.gaussian_filter`, "nearest" edges; deterministic, `seed`
+      is ignored; `level=0` returns the images unchanged).
+
     Args:
-        x: float array with values in [0, 1], any shape.
-        noise: one of `"gaussian"`, `"salt_and_pepper"`, `"masking"`.
-        level: standard deviation (gaussian) or fraction of pixels (others).
+        x: float array with values in [0, 1], any shape; for `"occlusion"` and
+            `"blur"`, square grayscale images of shape (N, H*W), (N, H, W) or
+            (N, H, W, 1) with H = W.
+        noise: one of `CORRUPTION_TYPES`: `"gaussian"`, `"salt_and_pepper"`,
+            `"masking"`, `"occlusion"`, `"blur"`.
+        level: standard deviation (gaussian), fraction of pixels (salt_and_pepper,
+            masking), block side as a fraction of the image side (occlusion), or
+            blur standard deviation in pixels (blur).
         seed: int seed; the same seed gives the same corruption.
 
     Returns:
         float32 array of the shape of `x`.
 
     Raises:
-        ValueError: for an unknown `noise` or a bad `level`.
+        ValueError: for an unknown `noise`, a bad `level`, or (occlusion, blur)
+            inputs that are not square images.
     """
-    v.choice("noise", noise, NOISE_TYPES)
-    if noise == "gaussian":
+    v.choice("noise", noise, CORRUPTION_TYPES)
+    if noise in ("gaussian", "blur"):
         v.non_negative_float("level", level)
     else:
         v.fraction("level", level)
     v.optional_int("seed", seed)
     x = np.asarray(x, dtype="float32")
     rng = np.random.default_rng(seed)
+    if noise in STRUCTURED_CORRUPTIONS:
+        return _corrupt_images(x, noise, level, rng)
     if noise == "gaussian":
         out = x + level * rng.standard_normal(x.shape, dtype="float32")
     elif noise == "salt_and_pepper":
@@ -272,3 +294,101 @@ def corrupt(x, noise="gaussian", level=0.5, seed=0):
     else:
         out = np.where(rng.random(x.shape, dtype="float32") < level, 0.0, x)
     return np.clip(out, 0.0, 1.0).astype("float32")
+
+
+def _square_images(x):
+    """Views `x` as (N, side, side); raises `ValueError` for other shapes."""
+    if x.ndim == 2:
+        side = int(round(np.sqrt(x.shape[1])))
+        if side * side == x.shape[1]:
+            return x.reshape(len(x), side, side)
+    elif (x.ndim == 3 or (x.ndim == 4 and x.shape[-1] == 1)) and x.shape[1] == x.shape[2]:
+        return x.reshape(x.shape[:3])
+    raise ValueError(
+        "occlusion and blur need square grayscale images of shape (N, H*W), (N, H, W) or "
+        f"(N, H, W, 1). Received: x.shape={x.shape}"
+    )
+
+
+def _corrupt_images(x, noise, level, rng):
+    images = _square_images(x)
+    if noise == "blur":
+        from scipy.ndimage import gaussian_filter
+
+        out = gaussian_filter(images, sigma=(0, level, level), mode="nearest") if level > 0 else images
+    else:
+        n, side = len(images), images.shape[1]
+        block = int(round(level * side))
+        out = images.copy()
+        rows = rng.integers(0, side - block + 1, size=n)
+        cols = rng.integers(0, side - block + 1, size=n)
+        for i, (r, c) in enumerate(zip(rows, cols, strict=True)):
+            out[i, r:r + block, c:c + block] = 0.0
+    return np.clip(out, 0.0, 1.0).astype("float32").reshape(x.shape)
+
+
+# ---------------------------------------------------------------- dynamic binarization
+
+
+class DynamicBinarization(keras.utils.PyDataset):
+    """Batches of freshly binarized images: a new Bernoulli draw every epoch.
+
+    Dynamically binarized MNIST (Salakhutdinov & Murray 2008, Burda et al. 2016)
+    treats each grey level in [0, 1] as the probability that the pixel is on and
+    samples a new binary image each time the image is seen, which regularizes a
+    VAE far better than one fixed binarization. Each batch is `(b, b)` (input and
+    target are the same binary images), so `fit(DynamicBinarization(x))` trains
+    an autoencoder on them. The draws depend only on `seed`, the epoch and the
+    batch index, so a run is reproducible; the order of the images is reshuffled
+    every epoch when `shuffle=True`.
+
+    Args:
+        x: float array (N, ...) with values in [0, 1].
+        batch_size: images per batch (positive int); the last batch may be smaller.
+        shuffle: reshuffle the images every epoch.
+        seed: int seed of the shuffling and the Bernoulli draws.
+        **kwargs: passed to `keras.utils.PyDataset` (`workers`, ...).
+
+    Raises:
+        ValueError: for a bad argument or values outside [0, 1].
+    """
+
+    def __init__(self, x, batch_size=128, shuffle=True, seed=0, **kwargs):
+        super().__init__(**kwargs)
+        x = np.asarray(x, dtype="float32")
+        if x.ndim < 2 or len(x) == 0:
+            raise ValueError(f"x must be a non-empty array (N, ...). Received: x.shape={x.shape}")
+        if x.min() < 0.0 or x.max() > 1.0:
+            raise ValueError(
+                f"x must have values in [0, 1]. Received: min={x.min()}, max={x.max()}"
+            )
+        self.x = x
+        self.batch_size = v.positive_int("batch_size", batch_size)
+        self.shuffle = bool(shuffle)
+        if not v._is_int(seed) or seed < 0:
+            v._fail("seed", "a non-negative int", seed)
+        self.seed = int(seed)
+        self.epoch = 0
+        self._order = self._permutation()
+
+    def _permutation(self):
+        if not self.shuffle:
+            return np.arange(len(self.x))
+        return np.random.default_rng([self.seed, self.epoch, 0]).permutation(len(self.x))
+
+    def __len__(self):
+        return -(-len(self.x) // self.batch_size)
+
+    def __getitem__(self, index):
+        if not 0 <= index < len(self):
+            raise IndexError(f"batch index {index} out of range [0, {len(self)})")
+        rows = self._order[index * self.batch_size:(index + 1) * self.batch_size]
+        probs = self.x[rows]
+        rng = np.random.default_rng([self.seed, self.epoch, index + 1])
+        batch = (rng.random(probs.shape, dtype="float32") < probs).astype("float32")
+        return batch, batch
+
+    def on_epoch_end(self):
+        """Moves to the next epoch: new Bernoulli draws and (if shuffling) a new order."""
+        self.epoch += 1
+        self._order = self._permutation()

@@ -70,6 +70,29 @@ def psnr(x, x_hat, data_range=1.0):
         return 10.0 * np.log10(data_range**2 / mse)
 
 
+def per_sample_correlation(x, x_hat):
+    """Pearson correlation between each sample and its reconstruction, over pixels.
+
+    Unlike the squared error, it ignores brightness and contrast: it is 1 when
+    `x_hat` is an increasing affine copy of `x` (e.g. `0.5 * x + 0.2`), near 0 when
+    the reconstruction does not follow the input (an autoencoder that draws a
+    generic image whatever it is given), and -1 for an inverted copy.
+
+    Args:
+        x, x_hat: arrays of the same shape (N, ...).
+
+    Returns:
+        float64 array of shape (N,), values in [-1, 1]; NaN for a sample where `x`
+        or `x_hat` is constant (the correlation is undefined).
+    """
+    x, x_hat = _pair(x, x_hat)
+    x = x - x.mean(axis=1, keepdims=True)
+    x_hat = x_hat - x_hat.mean(axis=1, keepdims=True)
+    norms = np.sqrt(np.sum(x**2, axis=1) * np.sum(x_hat**2, axis=1))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.sum(x * x_hat, axis=1) / norms
+
+
 def _as_images(x):
     x = np.asarray(x, dtype="float64")
     if x.ndim == 2:
@@ -97,6 +120,45 @@ def ssim(x, x_hat, data_range=1.0):
     _pair(x, x_hat)
     a, b = _as_images(x), _as_images(x_hat)
     return np.array([structural_similarity(ai, bi, data_range=data_range) for ai, bi in zip(a, b, strict=True)])
+
+
+def checkerboard_energy(x):
+    """Fraction of each image's variance in a pattern that repeats every 2 pixels.
+
+    A stride-2 transposed convolution whose kernel size is not divisible by the
+    stride covers some output pixels more often than others, which prints a
+    checkerboard onto its output (Odena et al. 2016). Such a pattern is periodic
+    with period 2 along each axis. This function projects each mean-removed image
+    onto the three period-2 patterns (-1)^i, (-1)^j and (-1)^(i+j) (the 2-D DFT
+    coefficients at the Nyquist frequencies (H/2, 0), (0, W/2) and (H/2, W/2))
+    and returns their energy divided by the image's total energy about its mean.
+    Equivalently, it measures how much the four interleaved sub-grids
+    `x[a::2, b::2]` differ in their mean levels. A pattern whose phase varies
+    across the image (local artefacts of changing sign) is not counted.
+
+    Args:
+        x: grayscale images, (N, H*W) square, (N, H, W) or (N, H, W, 1), with
+            even H and W.
+
+    Returns:
+        float64 array of shape (N,), values in [0, 1]: 1 for a pure checkerboard
+        (plus any constant), about 3 / (H W) for white noise, 0 for images made of
+        2 x 2 blocks (nearest-neighbour upsampling) and for constant images.
+
+    Raises:
+        ValueError: for a bad shape, or odd H or W.
+    """
+    a = _as_images(x)
+    h, w = a.shape[1:]
+    if h % 2 or w % 2:
+        raise ValueError(f"height and width must be even. Received: x.shape={np.shape(x)}")
+    rows = (-1.0) ** np.arange(h)
+    cols = (-1.0) ** np.arange(w)
+    patterns = (np.outer(rows, np.ones(w)), np.outer(np.ones(h), cols), np.outer(rows, cols))
+    periodic = sum(np.einsum("nhw,hw->n", a, p) ** 2 for p in patterns) / (h * w)
+    total = np.sum((a - a.mean(axis=(1, 2), keepdims=True)) ** 2, axis=(1, 2))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(total > 0, periodic / np.where(total > 0, total, 1.0), 0.0)
 
 
 def _bernoulli_log_likelihood(x, probs):
@@ -144,6 +206,32 @@ def vae_negative_elbo(encoder, decoder, x, n_samples=1, seed=0, batch_size=1000)
     return rec / n_samples + kl
 
 
+def vae_elbo_terms(encoder, decoder, x, n_samples=1, seed=0, batch_size=1000):
+    """The two terms of the negative ELBO of each image, in nats.
+
+    Returns the reconstruction term E_q(z|x)[-log p(x|z)] (estimated with
+    `n_samples` draws of z) and KL(q(z|x) || N(0, I)) (closed form). Their sum is
+    `vae_negative_elbo(..., n_samples, seed)`; a beta-VAE minimizes
+    `reconstruction + beta * kl`.
+
+    Args:
+        encoder: VAE encoder, x -> [z_mean, z_log_var].
+        decoder: VAE decoder, z -> pixel probabilities.
+        x: flat inputs in [0, 1], shape (N, D).
+        n_samples: Monte Carlo samples per image.
+        seed: NumPy seed of the samples.
+        batch_size: prediction batch size.
+
+    Returns:
+        Tuple `(reconstruction, kl)` of float64 arrays of shape (N,).
+    """
+    n_samples = v.positive_int("n_samples", n_samples)
+    x = np.asarray(x, dtype="float64")
+    mean, log_var = _encode(encoder, x, batch_size)
+    kl = -0.5 * np.sum(1 + log_var - mean**2 - np.exp(log_var), axis=-1)
+    return vae_negative_elbo(encoder, decoder, x, n_samples, seed, batch_size) - kl, kl
+
+
 def iwae_negative_log_likelihood(encoder, decoder, x, k=100, seed=0, batch_size=5000):
     """Importance-sampled estimate of -log p(x) per image, in nats (Burda et al. 2016).
 
@@ -176,3 +264,162 @@ def iwae_negative_log_likelihood(encoder, decoder, x, k=100, seed=0, batch_size=
                  + _log_normal(z, 0.0, np.zeros_like(z)) - _log_normal(z, m, lv))
         out[sl] = -(logsumexp(log_w, axis=1) - np.log(k))
     return out
+
+
+def _codes(encoder, x, batch_size):
+    h = encoder.predict(x.astype("float32"), batch_size=batch_size, verbose=0)
+    return np.asarray(h, dtype="float64").reshape(len(x), -1)
+
+
+def jacobian_frobenius_norm(encoder, x, eps=1e-2, batch_size=4096):
+    """Frobenius norm of the encoder's Jacobian, ||dh/dx||_F, at each input.
+
+    Estimated with central differences, one pair of evaluations per input
+    dimension: column i of J is (h(x + eps e_i) - h(x - eps e_i)) / (2 eps). It
+    needs 2 D encoder evaluations per sample, so use it on a few hundred inputs.
+    It works for any deterministic encoder; for a single sigmoid layer it should
+    agree with the closed form `aebook.layers.contractive_norm`.
+
+    Args:
+        encoder: a model mapping inputs of shape (batch, *input_shape) to codes.
+        x: inputs, shape (N, *input_shape).
+        eps: half the step of the central difference (> 0).
+        batch_size: prediction batch size.
+
+    Returns:
+        float64 array of shape (N,).
+
+    Raises:
+        ValueError: for a bad `eps` or `batch_size`.
+    """
+    eps = v.positive_float("eps", eps)
+    batch_size = v.positive_int("batch_size", batch_size)
+    x = np.asarray(x, dtype="float64")
+    flat = x.reshape(len(x), -1)
+    d = flat.shape[1]
+    steps = np.concatenate([np.eye(d), -np.eye(d)]) * eps  # (2D, D)
+    per_chunk = max(1, batch_size // (2 * d))
+    out = np.empty(len(x))
+    for start in range(0, len(x), per_chunk):
+        chunk = flat[start:start + per_chunk]
+        probes = (chunk[:, None, :] + steps[None]).reshape(-1, *x.shape[1:])
+        h = _codes(encoder, probes, batch_size).reshape(len(chunk), 2, d, -1)
+        jac = (h[:, 0] - h[:, 1]) / (2 * eps)  # (chunk, D, code size)
+        out[start:start + len(chunk)] = np.sqrt(np.sum(jac**2, axis=(1, 2)))
+    return out
+
+
+def code_sensitivity(encoder, x, sigma=0.05, seed=0, batch_size=1024):
+    """How far codes move under small Gaussian input perturbations.
+
+    For each input, draws e ~ N(0, sigma^2 I) (not clipped to the pixel range)
+    and returns ||h(x + e) - h(x)|| / ||e||, the code change per unit of input
+    change. For small `sigma` this is ||J u|| for a random direction u, so its
+    mean square approximates ||J||_F^2 / D.
+
+    Args:
+        encoder: a model mapping inputs of shape (batch, *input_shape) to codes.
+        x: inputs, shape (N, *input_shape).
+        sigma: standard deviation of the perturbation (> 0).
+        seed: NumPy seed of the perturbations.
+        batch_size: prediction batch size.
+
+    Returns:
+        float64 array of shape (N,).
+
+    Raises:
+        ValueError: for a bad `sigma` or `batch_size`.
+    """
+    sigma = v.positive_float("sigma", sigma)
+    batch_size = v.positive_int("batch_size", batch_size)
+    x = np.asarray(x, dtype="float64")
+    e = np.random.default_rng(seed).normal(scale=sigma, size=x.shape)
+    dh = _codes(encoder, x + e, batch_size) - _codes(encoder, x, batch_size)
+    return np.linalg.norm(dh, axis=1) / np.linalg.norm(e.reshape(len(x), -1), axis=1)
+
+
+def weight_gradient_norms(model, x, y, loss="binary_crossentropy"):
+    """Norm of the loss gradient with respect to each trainable weight, on one batch.
+
+    A diagnostic for vanishing or exploding gradients: compare the norms of the
+    first and last layers' kernels of a deep network at initialization. The loss
+    is `loss(y, model(x))` averaged over the batch (penalties added with
+    `add_loss` are not included). Works with the torch, tensorflow and jax
+    backends.
+
+    Args:
+        model: a built `keras.Model`.
+        x: one batch of inputs, shape (N, *model.input_shape[1:]).
+        y: its targets, shape (N, *model.output_shape[1:]) (for an autoencoder,
+            `x` itself).
+        loss: a Keras loss name or callable `loss(y_true, y_pred)` returning one
+            value per sample (e.g. `"mse"`, `"binary_crossentropy"`).
+
+    Returns:
+        dict mapping each trainable weight's path (e.g.
+        `"encoder_dense_0/kernel"`) to the Frobenius norm of its gradient
+        (float), in the order of `model.trainable_weights`.
+
+    Raises:
+        ValueError: if `x` and `y` hold different numbers of samples, or for an
+            unsupported backend.
+    """
+    import keras
+
+    x = np.asarray(x, dtype="float32")
+    y = np.asarray(y, dtype="float32")
+    if len(x) != len(y):
+        raise ValueError(
+            f"x and y must hold the same number of samples. Received: x.shape={x.shape}, "
+            f"y.shape={y.shape}"
+        )
+    loss_fn = keras.losses.get(loss)
+    weights = model.trainable_weights
+    backend = keras.backend.backend()
+    if backend == "torch":
+        import torch
+
+        value = keras.ops.mean(loss_fn(keras.ops.convert_to_tensor(y), model(x)))
+        grads = torch.autograd.grad(value, [w.value for w in weights])
+    elif backend == "tensorflow":
+        import tensorflow as tf
+
+        with tf.GradientTape() as tape:
+            value = keras.ops.mean(loss_fn(y, model(x)))
+        grads = tape.gradient(value, weights)
+    elif backend == "jax":
+        import jax
+
+        non_trainable = [w.value for w in model.non_trainable_variables]
+
+        def _loss(trainable):
+            y_pred, _ = model.stateless_call(trainable, non_trainable, x)
+            return keras.ops.mean(loss_fn(y, y_pred))
+
+        grads = jax.grad(_loss)([w.value for w in weights])
+    else:
+        raise ValueError(f"weight_gradient_norms supports the torch, tensorflow and jax backends. "
+                         f"Received: backend={backend!r}")
+    return {w.path: float(np.linalg.norm(keras.ops.convert_to_numpy(g).astype("float64")))
+            for w, g in zip(weights, grads, strict=True)}
+
+
+def gradient_sharpness(x):
+    """Mean squared difference between neighbouring pixels of each image.
+
+    A measure of how sharp an image is: edges contribute large differences and
+    blur spreads them over several pixels, lowering the sum of their squares. It is
+    `(sum (x[i+1, j] - x[i, j])^2 + sum (x[i, j+1] - x[i, j])^2) / (H W)`.
+
+    Args:
+        x: grayscale images, (N, H*W) square, (N, H, W) or (N, H, W, 1).
+
+    Returns:
+        float64 array of shape (N,), >= 0 (0 for a constant image).
+
+    Raises:
+        ValueError: for a bad shape.
+    """
+    a = _as_images(x)
+    h, w = a.shape[1:]
+    return (np.sum(np.diff(a, axis=1) ** 2, axis=(1, 2)) + np.sum(np.diff(a, axis=2) ** 2, axis=(1, 2))) / (h * w)

@@ -371,6 +371,101 @@ def build_vae(input_dim=784, hidden_dims=(512,), latent_dim=2, activation="relu"
     return AutoencoderParts(encoder, decoder, keras.Model(inputs, decoder(z), name="vae"))
 
 
+def build_conditional_vae(input_dim=784, num_classes=10, hidden_dims=(512,), latent_dim=2,
+                          activation="relu", beta=1.0, seed=None):
+    """A conditional VAE (Sohn et al. 2015): encoder and decoder also see the label.
+
+    encoder: [x, y] -> concat -> hidden_dims -> (z_mean, z_log_var), q(z|x, y).
+    decoder: [z, y] -> concat -> reversed hidden_dims -> pixel probabilities, p(x|z, y).
+    autoencoder: [x, y] -> encoder -> `KLDivergence(beta)` -> `Sampling` ->
+    decoder([z, y]). Compile with `loss=aebook.losses.sum_binary_crossentropy` and
+    train with `fit([x, y_onehot], x)`: the loss is then the negative conditional
+    ELBO in nats per image (beta = 1). To draw a chosen digit, decode z ~ N(0, I)
+    together with that digit's one-hot label (`sample_conditional`).
+
+    Args:
+        input_dim: size of a flat input with values in [0, 1].
+        num_classes: number of labels; labels are fed one-hot, shape (batch, num_classes).
+        hidden_dims: hidden layer sizes of the encoder (the decoder mirrors them).
+        latent_dim: size of z.
+        activation: activation of the hidden layers.
+        beta: weight of the KL term.
+        seed: seed of the `Sampling` layer.
+
+    Returns:
+        `AutoencoderParts`: encoder [(batch, input_dim), (batch, num_classes)] ->
+        `[z_mean, z_log_var]`, each (batch, latent_dim); decoder
+        [(batch, latent_dim), (batch, num_classes)] -> (batch, input_dim);
+        autoencoder named `"cvae"`.
+
+    Raises:
+        ValueError: for a bad argument.
+    """
+    input_dim = v.positive_int("input_dim", input_dim)
+    num_classes = v.positive_int("num_classes", num_classes)
+    hidden_dims = v.positive_int_tuple("hidden_dims", hidden_dims, allow_empty=True)
+    latent_dim = v.positive_int("latent_dim", latent_dim)
+    v.activation("activation", activation)
+    v.non_negative_float("beta", beta)
+    v.optional_int("seed", seed)
+    x_in = keras.Input(shape=(input_dim,), name="x")
+    y_in = keras.Input(shape=(num_classes,), name="y")
+    x = keras.layers.Concatenate(name="encoder_concat")([x_in, y_in])
+    for i, units in enumerate(hidden_dims):
+        x = keras.layers.Dense(units, activation=activation, name=f"encoder_dense_{i}")(x)
+    z_mean = keras.layers.Dense(latent_dim, name="z_mean")(x)
+    z_log_var = keras.layers.Dense(latent_dim, name="z_log_var")(x)
+    encoder = keras.Model([x_in, y_in], [z_mean, z_log_var], name="encoder")
+
+    z_in = keras.Input(shape=(latent_dim,), name="z")
+    y_dec = keras.Input(shape=(num_classes,), name="y")
+    x = keras.layers.Concatenate(name="decoder_concat")([z_in, y_dec])
+    for i, units in enumerate(reversed(hidden_dims)):
+        x = keras.layers.Dense(units, activation=activation, name=f"decoder_dense_{i}")(x)
+    outputs = keras.layers.Dense(input_dim, activation="sigmoid", name="reconstruction")(x)
+    decoder = keras.Model([z_in, y_dec], outputs, name="decoder")
+
+    x_in = keras.Input(shape=(input_dim,), name="x")
+    y_in = keras.Input(shape=(num_classes,), name="y")
+    stats = L.KLDivergence(beta, name="kl_divergence")(encoder([x_in, y_in]))
+    z = L.Sampling(seed=seed, name="sampling")(stats)
+    autoencoder = keras.Model([x_in, y_in], decoder([z, y_in]), name="cvae")
+    return AutoencoderParts(encoder, decoder, autoencoder)
+
+
+def sample_conditional(decoder, labels, seed=0, batch_size=256):
+    """Decodes one prior draw z ~ N(0, I) per requested label with a conditional decoder.
+
+    Args:
+        decoder: the decoder of `build_conditional_vae`, [z, y_onehot] -> x.
+        labels: integer labels, shape (n,), each in [0, num_classes).
+        seed: NumPy seed of the codes.
+        batch_size: prediction batch size.
+
+    Returns:
+        NumPy array of shape (n, input_dim): pixel probabilities.
+
+    Raises:
+        ValueError: for labels that are not integers in [0, num_classes), or an empty
+            `labels`.
+    """
+    latent_dim = decoder.input_shape[0][1]
+    num_classes = decoder.input_shape[1][1]
+    labels = np.asarray(labels)
+    if labels.ndim != 1 or labels.size == 0 or not np.issubdtype(labels.dtype, np.integer):
+        raise ValueError(
+            f"labels must be a non-empty 1-D array of ints. Received: labels={labels!r}"
+        )
+    if labels.min() < 0 or labels.max() >= num_classes:
+        raise ValueError(
+            f"labels must be in [0, {num_classes}). Received: labels with min "
+            f"{labels.min()} and max {labels.max()}"
+        )
+    z = np.random.default_rng(seed).standard_normal((len(labels), latent_dim))
+    y = np.eye(num_classes, dtype="float32")[labels]
+    return decoder.predict([z.astype("float32"), y], batch_size=batch_size, verbose=0)
+
+
 def sample_prior(decoder, n, seed=0, batch_size=256):
     """Decodes `n` codes drawn from the prior N(0, I).
 
@@ -464,3 +559,57 @@ def build_contractive_autoencoder(input_dim=784, latent_dim=64, contractive_weig
     decoder = keras.Model(latent, outputs, name="decoder")
     return AutoencoderParts(encoder, decoder,
                             _compose(encoder, decoder, "contractive_autoencoder"))
+
+
+def init_output_bias(decoder, x, layer_name="reconstruction", eps=1e-3):
+    """Sets the decoder's output bias so that it starts near the mean input.
+
+    Before training, a decoder's output is close to `activation(bias)` with a zero
+    bias, a flat grey image, and the first few hundred steps go into learning the
+    average image. Starting the bias there removes that phase: for a sigmoid
+    output the bias becomes the log-odds `log(m / (1 - m))` of the mean `m` of each
+    input feature (clipped to [eps, 1 - eps]); for a linear output, `m` itself.
+    Call it on a freshly built decoder, before `fit`.
+
+    Args:
+        decoder: a decoder whose output layer, named `layer_name`, is a `Dense`
+            or conv layer with a bias of shape (features,) (per pixel for dense
+            decoders, per channel for conv decoders).
+        x: training data, (N, ...); its mean over the samples (and, for conv
+            decoders, over the spatial axes) gives `m`.
+        layer_name: name of the output layer (`"reconstruction"` in every aebook
+            builder).
+        eps: clipping of `m` before the log-odds, in (0, 0.5).
+
+    Returns:
+        The new bias as a NumPy array of shape (features,).
+
+    Raises:
+        ValueError: for an output activation other than sigmoid or linear, a bias
+            whose size does not match `x`, or a bad `eps`.
+    """
+    eps = v.open_unit_float("eps", eps)
+    if eps >= 0.5:
+        raise ValueError(f"eps must be less than 0.5. Received: eps={eps}")
+    layer = decoder.get_layer(layer_name)
+    activation = getattr(layer.activation, "__name__", str(layer.activation))
+    if activation not in ("sigmoid", "linear"):
+        raise ValueError(
+            f"init_output_bias supports sigmoid and linear output layers. Received: "
+            f"activation={activation!r} for layer {layer_name!r}"
+        )
+    x = np.asarray(x, dtype="float64")
+    size = int(layer.bias.shape[0])
+    m = x.reshape(len(x), -1).mean(axis=0) if x[0].size == size else None
+    if m is None and x.ndim > 2 and x.shape[-1] == size:
+        m = x.reshape(-1, size).mean(axis=0)
+    if m is None:
+        raise ValueError(
+            f"the output bias has {size} entries, which matches neither the features nor "
+            f"the channels of x. Received: x.shape={x.shape}"
+        )
+    if activation == "sigmoid":
+        m = np.clip(m, eps, 1.0 - eps)
+        m = np.log(m / (1.0 - m))
+    layer.bias.assign(m.astype("float32"))
+    return m.astype("float32")
