@@ -38,18 +38,29 @@ def _compose(encoder, decoder, name, pre=None):
     return keras.Model(inputs, decoder(encoder(h)), name=name)
 
 
+def _dense_stack(x, units_list, activation, prefix):
+    """Apply `Dense(units, activation)` layers named `{prefix}_dense_{i}` in order."""
+    for i, units in enumerate(units_list):
+        x = keras.layers.Dense(units, activation=activation, name=f"{prefix}_dense_{i}")(x)
+    return x
+
+
+def _gaussian_head(x, latent_dim):
+    """The two linear heads of a VAE encoder: `z_mean` and `z_log_var`."""
+    return (keras.layers.Dense(latent_dim, name="z_mean")(x),
+            keras.layers.Dense(latent_dim, name="z_log_var")(x))
+
+
 def _dense_parts(input_dim, hidden_dims, latent_dim, activation, latent_activation,
                  output_activation):
     """Encoder input_dim -> hidden_dims -> latent_dim and its mirror image."""
     x = inputs = keras.Input(shape=(input_dim,), name="x")
-    for i, units in enumerate(hidden_dims):
-        x = keras.layers.Dense(units, activation=activation, name=f"encoder_dense_{i}")(x)
+    x = _dense_stack(x, hidden_dims, activation, "encoder")
     z = keras.layers.Dense(latent_dim, activation=latent_activation, name="code")(x)
     encoder = keras.Model(inputs, z, name="encoder")
 
     x = latent = keras.Input(shape=(latent_dim,), name="z")
-    for i, units in enumerate(reversed(hidden_dims)):
-        x = keras.layers.Dense(units, activation=activation, name=f"decoder_dense_{i}")(x)
+    x = _dense_stack(x, reversed(hidden_dims), activation, "decoder")
     outputs = keras.layers.Dense(input_dim, activation=output_activation, name="reconstruction")(x)
     decoder = keras.Model(latent, outputs, name="decoder")
     return encoder, decoder
@@ -353,15 +364,12 @@ def build_vae(input_dim=784, hidden_dims=(512,), latent_dim=2, activation="relu"
     v.non_negative_float("beta", beta)
     v.optional_int("seed", seed)
     x = inputs = keras.Input(shape=(input_dim,), name="x")
-    for i, units in enumerate(hidden_dims):
-        x = keras.layers.Dense(units, activation=activation, name=f"encoder_dense_{i}")(x)
-    z_mean = keras.layers.Dense(latent_dim, name="z_mean")(x)
-    z_log_var = keras.layers.Dense(latent_dim, name="z_log_var")(x)
+    x = _dense_stack(x, hidden_dims, activation, "encoder")
+    z_mean, z_log_var = _gaussian_head(x, latent_dim)
     encoder = keras.Model(inputs, [z_mean, z_log_var], name="encoder")
 
     x = latent = keras.Input(shape=(latent_dim,), name="z")
-    for i, units in enumerate(reversed(hidden_dims)):
-        x = keras.layers.Dense(units, activation=activation, name=f"decoder_dense_{i}")(x)
+    x = _dense_stack(x, reversed(hidden_dims), activation, "decoder")
     outputs = keras.layers.Dense(input_dim, activation="sigmoid", name="reconstruction")(x)
     decoder = keras.Model(latent, outputs, name="decoder")
 
@@ -411,17 +419,14 @@ def build_conditional_vae(input_dim=784, num_classes=10, hidden_dims=(512,), lat
     x_in = keras.Input(shape=(input_dim,), name="x")
     y_in = keras.Input(shape=(num_classes,), name="y")
     x = keras.layers.Concatenate(name="encoder_concat")([x_in, y_in])
-    for i, units in enumerate(hidden_dims):
-        x = keras.layers.Dense(units, activation=activation, name=f"encoder_dense_{i}")(x)
-    z_mean = keras.layers.Dense(latent_dim, name="z_mean")(x)
-    z_log_var = keras.layers.Dense(latent_dim, name="z_log_var")(x)
+    x = _dense_stack(x, hidden_dims, activation, "encoder")
+    z_mean, z_log_var = _gaussian_head(x, latent_dim)
     encoder = keras.Model([x_in, y_in], [z_mean, z_log_var], name="encoder")
 
     z_in = keras.Input(shape=(latent_dim,), name="z")
     y_dec = keras.Input(shape=(num_classes,), name="y")
     x = keras.layers.Concatenate(name="decoder_concat")([z_in, y_dec])
-    for i, units in enumerate(reversed(hidden_dims)):
-        x = keras.layers.Dense(units, activation=activation, name=f"decoder_dense_{i}")(x)
+    x = _dense_stack(x, reversed(hidden_dims), activation, "decoder")
     outputs = keras.layers.Dense(input_dim, activation="sigmoid", name="reconstruction")(x)
     decoder = keras.Model([z_in, y_dec], outputs, name="decoder")
 
