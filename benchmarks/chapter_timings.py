@@ -34,13 +34,14 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_CSV = ROOT / "book" / "_data" / "chapter_timings.csv"
+# the columns a reader wants first; the machine description follows
 FIELDS = [
     "chapter",
-    "notebook",
     "seconds",
     "peak_memory_mb",
-    "status",
     "slowest_cell_seconds",
+    "status",
+    "notebook",
     "threads",
     "cpu",
     "torch",
