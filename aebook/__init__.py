@@ -29,6 +29,8 @@ from aebook.models import build_denoising_autoencoder  # noqa: E402
 from aebook.models import build_sparse_autoencoder  # noqa: E402
 from aebook.models import build_vae  # noqa: E402
 from aebook.models import build_vanilla_autoencoder  # noqa: E402
+from aebook.seeding import get_seed  # noqa: E402
+from aebook.seeding import set_seed  # noqa: E402
 
 __version__ = "0.1.0"
 
@@ -52,4 +54,6 @@ __all__ = [
     "metrics",
     "models",
     "plotting",
+    "get_seed",
+    "set_seed",
 ]
