@@ -50,8 +50,7 @@ def make_anomalous_signal(n_steps, n_anomalies=0, kinds=ANOMALY_KINDS, periods=(
         ValueError: for a bad argument, or if the events do not fit in `n_steps`.
     """
     n_steps = v.positive_int("n_steps", n_steps)
-    if not v._is_int(n_anomalies) or n_anomalies < 0:
-        v._fail("n_anomalies", "a non-negative int", n_anomalies)
+    n_anomalies = v.non_negative_int("n_anomalies", n_anomalies)
     if not isinstance(kinds, (list, tuple)) or not kinds or any(k not in ANOMALY_KINDS for k in kinds):
         v._fail("kinds", "a non-empty list or tuple of " + ", ".join(map(repr, ANOMALY_KINDS)), kinds)
     periods = v.positive_int_tuple("periods", periods)
@@ -61,7 +60,7 @@ def make_anomalous_signal(n_steps, n_anomalies=0, kinds=ANOMALY_KINDS, periods=(
     burst_std = v.positive_float("burst_std", burst_std)
     shift_length = v.positive_int("shift_length", shift_length)
     burst_length = v.positive_int("burst_length", burst_length)
-    v.optional_int("seed", seed)
+    seed = v.seed("seed", seed)
 
     rng = np.random.default_rng(seed)
     t = np.arange(n_steps)
@@ -152,7 +151,7 @@ def _errors(errors):
 def percentile_threshold(errors, q=99.0):
     """The `q`-th percentile of reconstruction errors on normal (validation) data.
 
-    By construction about `(100 - q)`% of normal samples like these score above
+    By construction about `(100 - q)` % of normal samples like these score above
     it, so `q` sets the false-positive rate you expect.
 
     Args:
@@ -165,8 +164,7 @@ def percentile_threshold(errors, q=99.0):
     Raises:
         ValueError: for bad `errors` or `q`.
     """
-    if not isinstance(q, (int, float)) or isinstance(q, bool) or not 0 <= q <= 100:
-        v._fail("q", "a number in [0, 100]", q)
+    q = v.bounded_float("q", q, 0, 100)
     return float(np.percentile(_errors(errors), q))
 
 

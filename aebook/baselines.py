@@ -42,7 +42,15 @@ def pca_reconstruct(x_train, x_test, n_components, clip=True):
     Returns:
         `(x_hat, pca)`: reconstructions shaped like `x_test` (float32) and the
         fitted PCA.
+
+    Raises:
+        ValueError: for a bad `n_components`, or, with `clip=True`, data with
+            values outside [0, 1] (e.g. uint8 pixels in 0-255), which clipping to
+            the pixel range would silently destroy.
     """
+    if clip:
+        x_train = v.unit_interval_array("x_train", x_train, dtype=None)
+        x_test = v.unit_interval_array("x_test", x_test, dtype=None)
     pca = fit_pca(x_train, n_components)
     flat = np.asarray(x_test).reshape(len(x_test), -1)
     x_hat = pca.inverse_transform(pca.transform(flat)).reshape(np.shape(x_test))
@@ -74,9 +82,13 @@ def pca_reconstruction_errors(x_train, x_test, ks, clip=True):
         `aebook.metrics.per_sample_mse`).
 
     Raises:
-        ValueError: for a bad `ks`.
+        ValueError: for a bad `ks`, or, with `clip=True`, data with values outside
+            [0, 1].
     """
     ks = v.positive_int_tuple("ks", ks)
+    if clip:
+        x_train = v.unit_interval_array("x_train", x_train, dtype=None)
+        x_test = v.unit_interval_array("x_test", x_test, dtype=None)
     pca = fit_pca(x_train, max(ks))
     flat = np.asarray(x_test, dtype="float64").reshape(len(x_test), -1)
     centred = flat - pca.mean_
@@ -111,7 +123,8 @@ def pca_project(pca, x, n_components=None, clip=True):
         first k rows of `pca.components_`.
 
     Raises:
-        ValueError: for a bad `n_components`, or `x` of the wrong size.
+        ValueError: for a bad `n_components`, `x` of the wrong size, or, with
+            `clip=True`, `x` with values outside [0, 1].
     """
     n_fitted = pca.components_.shape[0]
     if n_components is None:
@@ -122,7 +135,7 @@ def pca_project(pca, x, n_components=None, clip=True):
             f"n_components must be at most the PCA's {n_fitted} components. "
             f"Received: n_components={n_components}"
         )
-    x = np.asarray(x)
+    x = v.unit_interval_array("x", x, dtype=None) if clip else np.asarray(x)
     flat = x.reshape(len(x), -1).astype("float32")
     if flat.shape[1] != pca.mean_.shape[0]:
         raise ValueError(

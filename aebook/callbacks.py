@@ -1,6 +1,17 @@
 """Keras callbacks for training autoencoders (backend-agnostic)."""
 
+import sys
+import warnings
+
 import keras
+from tqdm.std import TqdmWarning
+from tqdm.std import tqdm as text_tqdm
+
+with warnings.catch_warnings():
+    # tqdm.keras imports tqdm.auto, which warns in a Jupyter kernel without ipywidgets
+    # ("IProgress not found"); aebook uses tqdm's text bar, which needs no widgets.
+    warnings.simplefilter("ignore", TqdmWarning)
+    from tqdm.keras import TqdmCallback
 
 from aebook import _validation as v
 from aebook import layers as L
@@ -65,3 +76,81 @@ def _all_layers(model):
         yield layer
         if isinstance(layer, keras.Model):
             yield from _all_layers(layer)
+
+
+def _in_ipython_kernel():
+    """True inside a Jupyter kernel (JupyterLab, VS Code, nbclient), False elsewhere."""
+    shell = sys.modules.get("IPython")
+    shell = shell.get_ipython() if shell is not None else None
+    return shell is not None and hasattr(shell, "kernel")
+
+
+class ProgressBar(TqdmCallback):
+    """One tqdm progress bar over the epochs of a `fit`, updated in place.
+
+    A thin subclass of tqdm's own Keras callback, `tqdm.keras.TqdmCallback`, with
+    `verbose=0` (one bar counting epochs, nothing per batch) and a text bar rather
+    than a widget, so that it works in every front end and in a stored notebook:
+
+    - In Jupyter (any IPython kernel) the bar is written to stdout with carriage
+      returns, so it updates in place; the postfix shows the latest epoch's logs
+      (`loss=...`, `val_loss=...`). A notebook run by nbval or nbconvert keeps only
+      the final state of the bar once its streams are coalesced (carriage returns
+      processed), so the built book shows a single summary line.
+    - In a terminal it behaves like any tqdm bar (on stderr).
+    - Where stderr is not a terminal (a CI log, a file) it refreshes at most once a
+      minute, so logs are not flooded; the final line is always written.
+
+    A new bar starts at every `fit`, so one instance can be reused. Use it with
+    `verbose=0`, which turns off Keras's own progress output. Build it with
+    `progress_callback`.
+
+    Args:
+        **tqdm_kwargs: passed to `tqdm.tqdm` for the bar (e.g. `desc="VAE"`,
+            `mininterval=1.0`, `disable=True`).
+    """
+
+    def __init__(self, **tqdm_kwargs):
+        # TqdmCallback opens its bar at once; open a disabled placeholder and make
+        # the real one when training starts, when the number of epochs is known.
+        super().__init__(verbose=0, tqdm_class=text_tqdm, disable=True)
+        self.tqdm_kwargs = dict(tqdm_kwargs)
+
+    def _bar_options(self):
+        options = {"unit": "epoch", "dynamic_ncols": False}
+        if _in_ipython_kernel():
+            options.update(file=sys.stdout, mininterval=0.5)
+        else:
+            stream = self.tqdm_kwargs.get("file", sys.stderr)
+            isatty = getattr(stream, "isatty", lambda: False)
+            options.update(mininterval=0.1 if isatty() else 60.0)
+        options.update(self.tqdm_kwargs)
+        return options
+
+    def on_train_begin(self, logs=None):
+        if not self.epoch_bar.disable:
+            self.epoch_bar.close()
+        self.epoch_bar = text_tqdm(total=self.params.get("epochs"), **self._bar_options())
+        self.on_epoch_end = self.bar2callback(self.epoch_bar)
+
+
+def progress_callback(**tqdm_kwargs):
+    """A live progress bar for `fit`: one line that updates in place, one tick per epoch.
+
+    Pass it to `fit` together with `verbose=0`::
+
+        model.fit(x, x, epochs=20, verbose=0,
+                  callbacks=[aebook.callbacks.progress_callback()])
+
+    In Jupyter the bar updates in place while training runs and ends as one line
+    such as ``100%|##########| 20/20 [00:12<00:00, 1.6epoch/s, loss=0.0921]`` (tqdm
+    draws the bar with block characters); nothing is printed per batch. See
+    `ProgressBar` for the behaviour in terminals and logs.
+
+    Args:
+        **tqdm_kwargs: options of the `tqdm.tqdm` bar, e.g. `desc="denoising"`.
+
+    Returns:
+        A `ProgressBar` (a `tqdm.keras.TqdmCallback`).
+    """
+    return ProgressBar(**tqdm_kwargs)

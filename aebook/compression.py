@@ -74,13 +74,14 @@ def jpeg_roundtrip(x, quality, image_shape=(28, 28)):
         complete .jpg file and of its entropy-coded data alone.
 
     Raises:
-        ValueError: for a bad `quality` or images of the wrong size.
+        ValueError: for a bad `quality`, images of the wrong size, or values
+            outside [0, 1] (e.g. uint8 pixels in 0-255).
     """
     quality = v.positive_int("quality", quality)
     if quality > 95:
         raise ValueError(f"quality must be at most 95. Received: quality={quality}")
     image_shape = v.positive_int_tuple("image_shape", image_shape)
-    x = np.asarray(x)
+    x = v.unit_interval_array("x", x)
     if int(np.prod(x.shape[1:])) != int(np.prod(image_shape)):
         raise ValueError(
             f"each image must have {int(np.prod(image_shape))} pixels (image_shape={image_shape}). "

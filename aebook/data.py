@@ -43,11 +43,16 @@ def _validate(arrays, source):
     for split in ("train", "test"):
         x, y = arrays[f"x_{split}"], arrays[f"y_{split}"]
         problems = []
-        if x.ndim != 3 or x.shape[1:] != (28, 28):
+        if x.size == 0 or (x.ndim >= 1 and x.shape[0] == 0):
+            problems.append(f"x_{split} is empty (shape {x.shape}), expected (N, 28, 28) "
+                            "with N > 0")
+        elif x.ndim != 3 or x.shape[1:] != (28, 28):
             problems.append(f"x_{split} has shape {x.shape}, expected (N, 28, 28)")
-        if y.ndim != 1:
+        if y.size == 0:
+            problems.append(f"y_{split} is empty (shape {y.shape}), expected (N,) with N > 0")
+        elif y.ndim != 1:
             problems.append(f"y_{split} has shape {y.shape}, expected (N,)")
-        elif x.ndim >= 1 and x.shape[0] != y.shape[0]:
+        elif x.ndim >= 1 and x.size and x.shape[0] != y.shape[0]:
             problems.append(f"x_{split} has {x.shape[0]} images but y_{split} {y.shape[0]} labels")
         if x.dtype != np.uint8:
             problems.append(f"x_{split} has dtype {x.dtype}, expected uint8")
@@ -170,8 +175,8 @@ def _prepare(x, layout):
 def _load(name, path, layout, validation_split, seed, cache_dir):
     v.choice("layout", layout, ("flat", "image"))
     if validation_split is not None:
-        v.open_unit_float("validation_split", validation_split)
-    v.optional_int("seed", seed)
+        validation_split = v.open_unit_float("validation_split", validation_split)
+    seed = v.seed("seed", seed)
     source = locate(name, path)
     arrays = _read_npz(source) if source is not None else _download(name, cache_dir)[0]
     x_train, y_train = _prepare(arrays["x_train"], layout), arrays["y_train"].astype("int64")
@@ -267,22 +272,23 @@ def corrupt(x, noise="gaussian", level=0.5, seed=0):
         level: standard deviation (gaussian), fraction of pixels (salt_and_pepper,
             masking), block side as a fraction of the image side (occlusion), or
             blur standard deviation in pixels (blur).
-        seed: int seed; the same seed gives the same corruption.
+        seed: int seed in [0, 2**31 - 1]; the same seed gives the same corruption.
 
     Returns:
         float32 array of the shape of `x`.
 
     Raises:
-        ValueError: for an unknown `noise`, a bad `level`, or (occlusion, blur)
+        ValueError: for an unknown `noise`, a bad `level` or `seed`, `x` with values
+            outside [0, 1] (e.g. uint8 pixels in 0-255), or (occlusion, blur)
             inputs that are not square images.
     """
     v.choice("noise", noise, CORRUPTION_TYPES)
     if noise in ("gaussian", "blur"):
-        v.non_negative_float("level", level)
+        level = v.non_negative_float("level", level)
     else:
-        v.fraction("level", level)
-    v.optional_int("seed", seed)
-    x = np.asarray(x, dtype="float32")
+        level = v.fraction("level", level)
+    seed = v.seed("seed", seed)
+    x = v.unit_interval_array("x", x, dtype="float32")
     rng = np.random.default_rng(seed)
     if noise in STRUCTURED_CORRUPTIONS:
         return _corrupt_images(x, noise, level, rng)
@@ -355,19 +361,13 @@ class DynamicBinarization(keras.utils.PyDataset):
 
     def __init__(self, x, batch_size=128, shuffle=True, seed=0, **kwargs):
         super().__init__(**kwargs)
-        x = np.asarray(x, dtype="float32")
-        if x.ndim < 2 or len(x) == 0:
-            raise ValueError(f"x must be a non-empty array (N, ...). Received: x.shape={x.shape}")
-        if x.min() < 0.0 or x.max() > 1.0:
-            raise ValueError(
-                f"x must have values in [0, 1]. Received: min={x.min()}, max={x.max()}"
-            )
-        self.x = x
+        shape = np.shape(x)
+        if len(shape) < 2 or shape[0] == 0:
+            raise ValueError(f"x must be a non-empty array (N, ...). Received: x.shape={shape}")
+        self.x = v.unit_interval_array("x", x, dtype="float32", tolerance=0.0)
         self.batch_size = v.positive_int("batch_size", batch_size)
         self.shuffle = bool(shuffle)
-        if not v._is_int(seed) or seed < 0:
-            v._fail("seed", "a non-negative int", seed)
-        self.seed = int(seed)
+        self.seed = v.seed("seed", seed, allow_none=False)
         self.epoch = 0
         self._order = self._permutation()
 

@@ -26,20 +26,27 @@ class Corruption(keras.layers.Layer):
             fraction `level` of pixels set to 0 or 1) or `"masking"` (a fraction
             `level` of pixels set to 0).
         level: noise standard deviation, or fraction of corrupted pixels.
-        seed: int or None, seeds the layer's `keras.random.SeedGenerator`.
+        seed: None or an int in [0, 2**31 - 1], seeds the layer's
+            `keras.random.SeedGenerator`.
+        clip: clip the corrupted values to [0, 1] (the pixel range; default).
+            Set False for data on another scale (e.g. standardized features).
+        **kwargs: passed to `keras.layers.Layer` (`name`, ...).
 
-    Input shape: any; values in [0, 1]. Output shape: same, clipped to [0, 1].
+    Input shape: any; values in [0, 1] if `clip`. Output shape: same.
     """
 
-    def __init__(self, noise="gaussian", level=0.5, seed=None, **kwargs):
+    def __init__(self, noise="gaussian", level=0.5, seed=None, clip=True, **kwargs):
         super().__init__(**kwargs)
         self.noise = v.choice("noise", noise, NOISE_TYPES)
         if noise == "gaussian":
             self.level = v.non_negative_float("level", level)
         else:
             self.level = v.fraction("level", level)
-        self.seed = v.optional_int("seed", seed)
-        self.seed_generator = keras.random.SeedGenerator(seed)
+        self.seed = v.seed("seed", seed)
+        if not isinstance(clip, bool):
+            v._fail("clip", "True or False", clip)
+        self.clip = clip
+        self.seed_generator = keras.random.SeedGenerator(self.seed)
         self.supports_masking = True
 
     def call(self, inputs, training=False):
@@ -56,13 +63,14 @@ class Corruption(keras.layers.Layer):
                 out = ops.where(u < self.level / 2, zeros, ops.where(u < self.level, ones, inputs))
             else:
                 out = ops.where(u < self.level, zeros, inputs)
-        return ops.clip(out, 0.0, 1.0)
+        return ops.clip(out, 0.0, 1.0) if self.clip else out
 
     def compute_output_shape(self, input_shape):
         return input_shape
 
     def get_config(self):
-        return {**super().get_config(), "noise": self.noise, "level": self.level, "seed": self.seed}
+        return {**super().get_config(), "noise": self.noise, "level": self.level,
+                "seed": self.seed, "clip": self.clip}
 
 
 @keras.saving.register_keras_serializable(package="aebook")
@@ -70,7 +78,9 @@ class Sampling(keras.layers.Layer):
     """The reparameterization trick: z = mean + exp(log_var / 2) * eps, eps ~ N(0, I).
 
     Args:
-        seed: int or None, seeds the layer's `keras.random.SeedGenerator`.
+        seed: None or an int in [0, 2**31 - 1], seeds the layer's
+            `keras.random.SeedGenerator`.
+        **kwargs: passed to `keras.layers.Layer` (`name`, ...).
 
     Input: `[z_mean, z_log_var]`, each of shape (batch, latent_dim).
     Output: `z` of shape (batch, latent_dim). It samples in training and at
@@ -79,8 +89,8 @@ class Sampling(keras.layers.Layer):
 
     def __init__(self, seed=None, **kwargs):
         super().__init__(**kwargs)
-        self.seed = v.optional_int("seed", seed)
-        self.seed_generator = keras.random.SeedGenerator(seed)
+        self.seed = v.seed("seed", seed)
+        self.seed_generator = keras.random.SeedGenerator(self.seed)
 
     def call(self, inputs):
         z_mean, z_log_var = inputs
@@ -135,7 +145,7 @@ class KLDivergence(keras.layers.Layer):
 
 @keras.saving.register_keras_serializable(package="aebook")
 class L1Sparsity(keras.layers.Layer):
-    """Adds weight * mean over the batch of sum_j |h_j| to the loss; passes h through.
+    """Adds `weight * mean_batch(sum_j |h_j|)` to the loss; passes h through.
 
     Args:
         weight: non-negative penalty weight.

@@ -51,8 +51,21 @@ def per_sample_bce(x, x_hat, reduction="mean"):
 
     Returns:
         float64 array of shape (N,).
+
+    Raises:
+        ValueError: for a bad `reduction`, shapes that differ, `x` with values
+            outside [0, 1] or integer 0-255 pixels in `x_hat`.
+
+    Example:
+        >>> import numpy as np
+        >>> from aebook.metrics import per_sample_bce
+        >>> x = np.array([[0.0, 1.0]])
+        >>> per_sample_bce(x, np.array([[0.5, 0.5]])).round(4)
+        array([0.6931])
     """
     v.choice("reduction", reduction, ("mean", "sum"))
+    x = v.unit_interval_array("x", x)
+    v.not_pixels_0_255("x_hat", x_hat)
     x, x_hat = _pair(x, x_hat)
     p = np.clip(x_hat, _EPS, 1 - _EPS)
     bce = -(x * np.log(p) + (1 - x) * np.log(1 - p))
@@ -62,9 +75,29 @@ def per_sample_bce(x, x_hat, reduction="mean"):
 def psnr(x, x_hat, data_range=1.0):
     """Peak signal-to-noise ratio of each sample, in dB: 10 log10(range^2 / MSE).
 
+    Args:
+        x: reference images with values in [0, `data_range`], (N, ...).
+        x_hat: reconstructions, same shape (they may over- or undershoot the range).
+        data_range: the pixel range (1.0 for images in [0, 1]; 255 for 0-255 pixels).
+
     Returns:
         float64 array of shape (N,); `inf` where the reconstruction is exact.
+
+    Raises:
+        ValueError: for a bad `data_range`, shapes that differ, `x` outside
+            [0, data_range] (e.g. 0-255 pixels with the default range 1), or integer
+            pixels above `data_range` in `x_hat`.
+
+    Example:
+        >>> import numpy as np
+        >>> from aebook.metrics import psnr
+        >>> x = np.full((1, 4), 0.5)
+        >>> psnr(x, x + 0.1).round(2)
+        array([20.])
     """
+    data_range = v.positive_float("data_range", data_range)
+    x = v.unit_interval_array("x", x, high=data_range)
+    v.not_pixels_0_255("x_hat", x_hat, high=data_range)
     mse = per_sample_mse(x, x_hat)
     with np.errstate(divide="ignore"):
         return 10.0 * np.log10(data_range**2 / mse)
@@ -116,7 +149,14 @@ def ssim(x, x_hat, data_range=1.0):
 
     Returns:
         float64 array of shape (N,), values in [-1, 1] (1 is identical).
+
+    Raises:
+        ValueError: for a bad shape or `data_range`, `x` outside [0, data_range],
+            or integer pixels above `data_range` in `x_hat`.
     """
+    data_range = v.positive_float("data_range", data_range)
+    x = v.unit_interval_array("x", x, high=data_range)
+    v.not_pixels_0_255("x_hat", x_hat, high=data_range)
     _pair(x, x_hat)
     a, b = _as_images(x), _as_images(x_hat)
     return np.array([structural_similarity(ai, bi, data_range=data_range) for ai, bi in zip(a, b, strict=True)])
@@ -194,7 +234,9 @@ def vae_negative_elbo(encoder, decoder, x, n_samples=1, seed=0, batch_size=1000)
         float64 array of shape (N,).
     """
     n_samples = v.positive_int("n_samples", n_samples)
-    x = np.asarray(x, dtype="float64")
+    seed = v.seed("seed", seed)
+    batch_size = v.positive_int("batch_size", batch_size)
+    x = v.unit_interval_array("x", x)
     mean, log_var = _encode(encoder, x, batch_size)
     kl = -0.5 * np.sum(1 + log_var - mean**2 - np.exp(log_var), axis=-1)
     rng = np.random.default_rng(seed)
@@ -226,7 +268,8 @@ def vae_elbo_terms(encoder, decoder, x, n_samples=1, seed=0, batch_size=1000):
         Tuple `(reconstruction, kl)` of float64 arrays of shape (N,).
     """
     n_samples = v.positive_int("n_samples", n_samples)
-    x = np.asarray(x, dtype="float64")
+    batch_size = v.positive_int("batch_size", batch_size)
+    x = v.unit_interval_array("x", x)
     mean, log_var = _encode(encoder, x, batch_size)
     kl = -0.5 * np.sum(1 + log_var - mean**2 - np.exp(log_var), axis=-1)
     return vae_negative_elbo(encoder, decoder, x, n_samples, seed, batch_size) - kl, kl
@@ -249,7 +292,9 @@ def iwae_negative_log_likelihood(encoder, decoder, x, k=100, seed=0, batch_size=
         float64 array of shape (N,).
     """
     k = v.positive_int("k", k)
-    x = np.asarray(x, dtype="float64")
+    seed = v.seed("seed", seed)
+    batch_size = v.positive_int("batch_size", batch_size)
+    x = v.unit_interval_array("x", x)
     mean, log_var = _encode(encoder, x, batch_size)
     rng = np.random.default_rng(seed)
     out = np.empty(len(x))
@@ -281,8 +326,8 @@ def jacobian_frobenius_norm(encoder, x, eps=1e-2, batch_size=4096):
     agree with the closed form `aebook.layers.contractive_norm`.
 
     Args:
-        encoder: a model mapping inputs of shape (batch, *input_shape) to codes.
-        x: inputs, shape (N, *input_shape).
+        encoder: a model mapping inputs of shape `(batch, *input_shape)` to codes.
+        x: inputs, shape `(N, *input_shape)`.
         eps: half the step of the central difference (> 0).
         batch_size: prediction batch size.
 
@@ -318,8 +363,8 @@ def code_sensitivity(encoder, x, sigma=0.05, seed=0, batch_size=1024):
     mean square approximates ||J||_F^2 / D.
 
     Args:
-        encoder: a model mapping inputs of shape (batch, *input_shape) to codes.
-        x: inputs, shape (N, *input_shape).
+        encoder: a model mapping inputs of shape `(batch, *input_shape)` to codes.
+        x: inputs, shape `(N, *input_shape)`.
         sigma: standard deviation of the perturbation (> 0).
         seed: NumPy seed of the perturbations.
         batch_size: prediction batch size.
@@ -331,6 +376,7 @@ def code_sensitivity(encoder, x, sigma=0.05, seed=0, batch_size=1024):
         ValueError: for a bad `sigma` or `batch_size`.
     """
     sigma = v.positive_float("sigma", sigma)
+    seed = v.seed("seed", seed)
     batch_size = v.positive_int("batch_size", batch_size)
     x = np.asarray(x, dtype="float64")
     e = np.random.default_rng(seed).normal(scale=sigma, size=x.shape)
@@ -349,8 +395,8 @@ def weight_gradient_norms(model, x, y, loss="binary_crossentropy"):
 
     Args:
         model: a built `keras.Model`.
-        x: one batch of inputs, shape (N, *model.input_shape[1:]).
-        y: its targets, shape (N, *model.output_shape[1:]) (for an autoencoder,
+        x: one batch of inputs, shape `(N, *model.input_shape[1:])`.
+        y: its targets, shape `(N, *model.output_shape[1:])` (for an autoencoder,
             `x` itself).
         loss: a Keras loss name or callable `loss(y_true, y_pred)` returning one
             value per sample (e.g. `"mse"`, `"binary_crossentropy"`).

@@ -1,7 +1,7 @@
 """Builders for every autoencoder the book teaches.
 
 Each builder returns an `AutoencoderParts(encoder, decoder, autoencoder)` of named,
-uncompiled functional `keras.Model`s that share their layers: train `autoencoder`,
+uncompiled functional `keras.Model` objects that share their layers: train `autoencoder`,
 then use `encoder` for codes and `decoder` to map codes back to inputs. Compile
 with the optimizer and reconstruction loss you want, e.g.
 `autoencoder.compile(optimizer="adam", loss="mse")`. Regularized variants (sparse,
@@ -137,8 +137,8 @@ def _check_conv_args(input_shape, filters, latent_dim, kernel_size, upsampling):
     input_shape = v.input_shape("input_shape", input_shape, ndims=(3,))
     filters = v.positive_int_tuple("filters", filters)
     if latent_dim is not None:
-        v.positive_int("latent_dim", latent_dim)
-    v.positive_int("kernel_size", kernel_size)
+        latent_dim = v.positive_int("latent_dim", latent_dim)
+    kernel_size = v.positive_int("kernel_size", kernel_size)
     v.choice("upsampling", upsampling, ("transpose", "upsample"))
     factor = 2 ** len(filters)
     if input_shape[0] % factor or input_shape[1] % factor:
@@ -147,7 +147,7 @@ def _check_conv_args(input_shape, filters, latent_dim, kernel_size, upsampling):
             f"(each conv block halves them). Received: input_shape={input_shape}, "
             f"filters={filters}"
         )
-    return input_shape, filters
+    return input_shape, filters, latent_dim, kernel_size
 
 
 def _conv_parts(input_shape, filters, latent_dim, kernel_size, activation, output_activation,
@@ -193,10 +193,10 @@ def build_conv_autoencoder(input_shape=(28, 28, 1), filters=(32, 64), latent_dim
 
     Args:
         input_shape: (height, width, channels); height and width divisible by
-            2**len(filters).
+            `2**len(filters)`.
         filters: filters of the encoder's conv blocks, outermost first.
         latent_dim: None keeps the last feature map as the code, shape
-            (height / 2**n, width / 2**n, filters[-1]); an int flattens it and
+            `(height / 2**n, width / 2**n, filters[-1])`; an int flattens it and
             adds a linear `Dense(latent_dim)` code layer.
         kernel_size: size of the square kernels.
         activation: activation of the conv blocks.
@@ -204,14 +204,14 @@ def build_conv_autoencoder(input_shape=(28, 28, 1), filters=(32, 64), latent_dim
         upsampling: `"transpose"` or `"upsample"`.
 
     Returns:
-        `AutoencoderParts`: encoder (batch, *input_shape) -> code, decoder code ->
-        (batch, *input_shape), autoencoder named `"conv_autoencoder"`.
+        `AutoencoderParts`: encoder `(batch, *input_shape)` -> code, decoder code ->
+        `(batch, *input_shape)`, autoencoder named `"conv_autoencoder"`.
 
     Raises:
         ValueError: for a bad argument.
     """
-    input_shape, filters = _check_conv_args(input_shape, filters, latent_dim, kernel_size,
-                                            upsampling)
+    input_shape, filters, latent_dim, kernel_size = _check_conv_args(
+        input_shape, filters, latent_dim, kernel_size, upsampling)
     v.activation("activation", activation)
     v.activation("output_activation", output_activation)
     encoder, decoder = _conv_parts(input_shape, filters, latent_dim, kernel_size, activation,
@@ -222,7 +222,7 @@ def build_conv_autoencoder(input_shape=(28, 28, 1), filters=(32, 64), latent_dim
 def build_denoising_autoencoder(input_shape=(784,), latent_dim=64, hidden_dims=(256,),
                                 noise="gaussian", noise_level=0.5, seed=None,
                                 activation="relu", output_activation="sigmoid",
-                                filters=(32, 64), upsampling="transpose"):
+                                filters=(32, 64), upsampling="transpose", clip=None):
     """A denoising autoencoder (Vincent et al. 2008): corrupt in training, rebuild clean.
 
     The autoencoder is `x -> Corruption -> encoder -> decoder`. The `Corruption`
@@ -243,6 +243,10 @@ def build_denoising_autoencoder(input_shape=(784,), latent_dim=64, hidden_dims=(
         output_activation: activation of the reconstruction.
         filters: conv filters (conv networks only).
         upsampling: `"transpose"` or `"upsample"` (conv networks only).
+        clip: whether the `Corruption` layer clips corrupted inputs to [0, 1].
+            None (the default) clips only when `output_activation="sigmoid"`, i.e.
+            for data in [0, 1]; with any other output activation (e.g. `"linear"`
+            for standardized tabular data) the corrupted inputs are not clipped.
 
     Returns:
         `AutoencoderParts`; the encoder and decoder do not corrupt. The autoencoder
@@ -254,22 +258,27 @@ def build_denoising_autoencoder(input_shape=(784,), latent_dim=64, hidden_dims=(
     input_shape = v.input_shape("input_shape", input_shape)
     v.choice("noise", noise, NOISE_TYPES)
     if noise == "gaussian":
-        v.non_negative_float("noise_level", noise_level)
+        noise_level = v.non_negative_float("noise_level", noise_level)
     else:
-        v.fraction("noise_level", noise_level)
+        noise_level = v.fraction("noise_level", noise_level)
     v.activation("activation", activation)
     v.activation("output_activation", output_activation)
-    v.optional_int("seed", seed)
+    seed = v.seed("seed", seed)
+    if clip is None:
+        clip = output_activation == "sigmoid"
+    elif not isinstance(clip, bool):
+        v._fail("clip", "None, True or False", clip)
     if len(input_shape) == 1:
-        v.positive_int("latent_dim", latent_dim)
+        latent_dim = v.positive_int("latent_dim", latent_dim)
         hidden_dims = v.positive_int_tuple("hidden_dims", hidden_dims, allow_empty=True)
         encoder, decoder = _dense_parts(input_shape[0], hidden_dims, latent_dim, activation,
                                         activation, output_activation)
     else:
-        input_shape, filters = _check_conv_args(input_shape, filters, latent_dim, 3, upsampling)
+        input_shape, filters, latent_dim, _ = _check_conv_args(input_shape, filters, latent_dim,
+                                                               3, upsampling)
         encoder, decoder = _conv_parts(input_shape, filters, latent_dim, 3, activation,
                                        output_activation, upsampling)
-    corruption = L.Corruption(noise, noise_level, seed=seed, name="corruption")
+    corruption = L.Corruption(noise, noise_level, seed=seed, clip=clip, name="corruption")
     return AutoencoderParts(encoder, decoder,
                             _compose(encoder, decoder, "denoising_autoencoder", pre=corruption))
 
@@ -361,8 +370,8 @@ def build_vae(input_dim=784, hidden_dims=(512,), latent_dim=2, activation="relu"
     hidden_dims = v.positive_int_tuple("hidden_dims", hidden_dims, allow_empty=True)
     latent_dim = v.positive_int("latent_dim", latent_dim)
     v.activation("activation", activation)
-    v.non_negative_float("beta", beta)
-    v.optional_int("seed", seed)
+    beta = v.non_negative_float("beta", beta)
+    seed = v.seed("seed", seed)
     x = inputs = keras.Input(shape=(input_dim,), name="x")
     x = _dense_stack(x, hidden_dims, activation, "encoder")
     z_mean, z_log_var = _gaussian_head(x, latent_dim)
@@ -414,8 +423,8 @@ def build_conditional_vae(input_dim=784, num_classes=10, hidden_dims=(512,), lat
     hidden_dims = v.positive_int_tuple("hidden_dims", hidden_dims, allow_empty=True)
     latent_dim = v.positive_int("latent_dim", latent_dim)
     v.activation("activation", activation)
-    v.non_negative_float("beta", beta)
-    v.optional_int("seed", seed)
+    beta = v.non_negative_float("beta", beta)
+    seed = v.seed("seed", seed)
     x_in = keras.Input(shape=(input_dim,), name="x")
     y_in = keras.Input(shape=(num_classes,), name="y")
     x = keras.layers.Concatenate(name="encoder_concat")([x_in, y_in])
@@ -454,6 +463,8 @@ def sample_conditional(decoder, labels, seed=0, batch_size=256):
         ValueError: for labels that are not integers in [0, num_classes), or an empty
             `labels`.
     """
+    seed = v.seed("seed", seed)
+    batch_size = v.positive_int("batch_size", batch_size)
     latent_dim = decoder.input_shape[0][1]
     num_classes = decoder.input_shape[1][1]
     labels = np.asarray(labels)
@@ -481,13 +492,15 @@ def sample_prior(decoder, n, seed=0, batch_size=256):
         batch_size: prediction batch size.
 
     Returns:
-        NumPy array of shape (n, *decoder.output_shape[1:]): for the VAE, pixel
+        NumPy array of shape `(n, *decoder.output_shape[1:])`: for the VAE, pixel
         probabilities (the mean of the Bernoulli decoder).
 
     Raises:
         ValueError: for a bad `n`.
     """
     n = v.positive_int("n", n)
+    seed = v.seed("seed", seed)
+    batch_size = v.positive_int("batch_size", batch_size)
     z = np.random.default_rng(seed).standard_normal((n, *decoder.input_shape[1:]))
     return decoder.predict(z.astype("float32"), batch_size=batch_size, verbose=0)
 
@@ -499,14 +512,14 @@ def interpolate(decoder, z_a, z_b, n=10, batch_size=256):
     first image is `decoder(z_a)` and the last `decoder(z_b)`.
 
     Args:
-        decoder: a decoder model with input shape (batch, *code_shape).
+        decoder: a decoder model with input shape `(batch, *code_shape)`.
         z_a: the start code, shape `code_shape` (e.g. (latent_dim,)).
         z_b: the end code, same shape.
         n: number of codes, at least 2 (both end points included).
         batch_size: prediction batch size.
 
     Returns:
-        NumPy array of shape (n, *decoder.output_shape[1:]).
+        NumPy array of shape `(n, *decoder.output_shape[1:])`.
 
     Raises:
         ValueError: for `n` < 2, or codes whose shape is not the decoder's input
@@ -581,7 +594,8 @@ def init_output_bias(decoder, x, layer_name="reconstruction", eps=1e-3):
             or conv layer with a bias of shape (features,) (per pixel for dense
             decoders, per channel for conv decoders).
         x: training data, (N, ...); its mean over the samples (and, for conv
-            decoders, over the spatial axes) gives `m`.
+            decoders, over the spatial axes) gives `m`. For a sigmoid output its
+            values must lie in [0, 1].
         layer_name: name of the output layer (`"reconstruction"` in every aebook
             builder).
         eps: clipping of `m` before the log-odds, in (0, 0.5).
@@ -591,7 +605,8 @@ def init_output_bias(decoder, x, layer_name="reconstruction", eps=1e-3):
 
     Raises:
         ValueError: for an output activation other than sigmoid or linear, a bias
-            whose size does not match `x`, or a bad `eps`.
+            whose size does not match `x`, a bad `eps`, or (sigmoid output) `x`
+            with values outside [0, 1].
     """
     eps = v.open_unit_float("eps", eps)
     if eps >= 0.5:
@@ -603,7 +618,10 @@ def init_output_bias(decoder, x, layer_name="reconstruction", eps=1e-3):
             f"init_output_bias supports sigmoid and linear output layers. Received: "
             f"activation={activation!r} for layer {layer_name!r}"
         )
-    x = np.asarray(x, dtype="float64")
+    if activation == "sigmoid":
+        x = v.unit_interval_array("x", x)
+    else:
+        x = np.asarray(x, dtype="float64")
     size = int(layer.bias.shape[0])
     m = x.reshape(len(x), -1).mean(axis=0) if x[0].size == size else None
     if m is None and x.ndim > 2 and x.shape[-1] == size:

@@ -25,32 +25,88 @@ def use_book_style():
     plt.rcParams.update(BOOK_STYLE)
 
 
-def _to_images(x, image_shape):
-    x = np.asarray(x)
-    return x.reshape(len(x), *image_shape)
+_COLOUR_CHANNELS = (3, 4)
 
 
-def plot_image_rows(rows, row_labels=None, n=10, image_shape=(28, 28), scale=1.0):
+def _to_images(x, image_shape, name="images"):
+    """Returns `x` as displayable images: (N, H, W) grey or (N, H, W, 3 or 4) colour.
+
+    `image_shape=None` infers the shape: (N, H, W) and (N, H, W, C) arrays keep
+    theirs, flat (N, D) arrays are taken as square grey images. A given
+    `image_shape` of (H, W) also fits colour images of H x W x C values.
+    """
+    x = v.not_pixels_0_255(name, x)  # imshow shows [0, 1]; 0-255 would be all white
+    if x.ndim < 2 or len(x) == 0:
+        raise ValueError(f"{name} must be a non-empty array of images (N, ...). "
+                         f"Received: {name}.shape={x.shape}")
+    size = int(np.prod(x.shape[1:]))
+    if image_shape is None:
+        if x.ndim == 2:
+            side = int(round(np.sqrt(size)))
+            if side * side != size:
+                raise ValueError(
+                    f"flat images must be square unless image_shape is given. "
+                    f"Received: {name}.shape={x.shape}, image_shape=None")
+            shape = (side, side)
+        else:
+            shape = x.shape[1:]
+    else:
+        shape = v.positive_int_tuple("image_shape", image_shape)
+        if int(np.prod(shape)) != size:
+            channels = x.shape[-1] if x.ndim == 4 else size // max(1, int(np.prod(shape)))
+            if len(shape) == 2 and int(np.prod(shape)) * channels == size:
+                shape = (*shape, channels)
+            else:
+                raise ValueError(
+                    f"each image must have prod(image_shape) values. Received: "
+                    f"image_shape={tuple(image_shape)}, {name}.shape={x.shape}")
+    if len(shape) == 3 and shape[-1] == 1:
+        shape = shape[:2]
+    if len(shape) != 2 and not (len(shape) == 3 and shape[-1] in _COLOUR_CHANNELS):
+        raise ValueError(
+            f"images must be grey (H, W) or (H, W, 1), or colour (H, W, 3 or 4). "
+            f"Received: {name}.shape={x.shape}, image_shape={image_shape}")
+    return x.reshape(len(x), *shape)
+
+
+def _show(ax, image):
+    if image.ndim == 2:
+        ax.imshow(image, cmap="gray", vmin=0, vmax=1)
+    else:  # colour: matplotlib expects floats in [0, 1]
+        ax.imshow(np.clip(image.astype("float64"), 0.0, 1.0))
+
+
+def plot_image_rows(rows, row_labels=None, n=10, image_shape=None, scale=1.0):
     """Shows the first `n` images of several arrays, one array per row.
 
     Args:
-        rows: list of arrays (N, ...) with at least `n` images each.
+        rows: list of arrays (N, ...) of images with values in [0, 1], grey or
+            colour (e.g. the output of a convolutional autoencoder on RGB images).
         row_labels: optional list of row titles.
-        n: images per row.
-        image_shape: shape to reshape each image to for display.
+        n: images per row; if a row holds fewer, every row shows as many images
+            as the shortest row holds.
+        image_shape: shape of one image for display, e.g. (28, 28) or
+            (32, 32, 3); None infers it (flat rows are taken as square grey images).
         scale: size of each image in inches.
 
     Returns:
         The `Figure`.
+
+    Raises:
+        ValueError: for a bad `n`, an empty row, or images that do not fit
+            `image_shape`.
     """
     n = v.positive_int("n", n)
+    if not isinstance(rows, (list, tuple)) or not rows:
+        v._fail("rows", "a non-empty list of image arrays", rows)
+    rows = [_to_images(images, image_shape, name=f"rows[{r}]") for r, images in enumerate(rows)]
+    n = min(n, *(len(images) for images in rows))
     fig, axes = plt.subplots(len(rows), n, figsize=(scale * n, scale * len(rows) + 0.3),
                              squeeze=False)
     for r, images in enumerate(rows):
-        images = _to_images(images[:n], image_shape)
         for c in range(n):
             ax = axes[r, c]
-            ax.imshow(images[c], cmap="gray", vmin=0, vmax=1)
+            _show(ax, images[c])
             ax.set_xticks([])
             ax.set_yticks([])
             ax.grid(False)
@@ -62,14 +118,15 @@ def plot_image_rows(rows, row_labels=None, n=10, image_shape=(28, 28), scale=1.0
     return fig
 
 
-def plot_reconstructions(x, x_hat, n=10, image_shape=(28, 28), labels=("original", "reconstruction")):
+def plot_reconstructions(x, x_hat, n=10, image_shape=None, labels=("original", "reconstruction")):
     """Originals (top row) above their reconstructions (bottom row).
 
     Args:
         x: originals, (N, ...).
         x_hat: reconstructions, same shape.
-        n: number of images.
-        image_shape: display shape of one image.
+        n: number of images (at most the number of images given).
+        image_shape: display shape of one image (None infers it, see
+            `plot_image_rows`).
         labels: the two row titles.
 
     Returns:
@@ -78,22 +135,34 @@ def plot_reconstructions(x, x_hat, n=10, image_shape=(28, 28), labels=("original
     return plot_image_rows([x, x_hat], list(labels), n=n, image_shape=image_shape)
 
 
-def plot_image_grid(images, ncols=10, image_shape=(28, 28), title=None, scale=0.8):
+def plot_image_grid(images, ncols=10, image_shape=None, title=None, scale=0.8):
     """Shows images in a grid with `ncols` columns (e.g. samples of a VAE).
+
+    Args:
+        images: array (N, ...) of grey or colour images with values in [0, 1].
+        ncols: images per grid row; empty cells of the last row stay white.
+        image_shape: display shape of one image, e.g. (28, 28) or (32, 32, 3);
+            None infers it (flat images are taken as square grey images).
+        title: optional title.
+        scale: size of each image in inches.
 
     Returns:
         The `Figure`.
+
+    Raises:
+        ValueError: for a bad `ncols`, no images, or images that do not fit
+            `image_shape`.
     """
     images = _to_images(images, image_shape)
     ncols = v.positive_int("ncols", ncols)
     nrows = int(np.ceil(len(images) / ncols))
-    canvas = np.ones((nrows * image_shape[0], ncols * image_shape[1]))
+    h, w = images.shape[1:3]
+    canvas = np.ones((nrows * h, ncols * w, *images.shape[3:]))
     for i, img in enumerate(images):
         r, c = divmod(i, ncols)
-        canvas[r * image_shape[0]:(r + 1) * image_shape[0],
-               c * image_shape[1]:(c + 1) * image_shape[1]] = img
+        canvas[r * h:(r + 1) * h, c * w:(c + 1) * w] = img
     fig, ax = plt.subplots(figsize=(scale * ncols, scale * nrows + (0.3 if title else 0)))
-    ax.imshow(canvas, cmap="gray", vmin=0, vmax=1)
+    _show(ax, canvas)
     ax.axis("off")
     if title:
         ax.set_title(title)
@@ -124,6 +193,8 @@ def plot_latent_scatter(z, labels, title=None, ax=None, max_points=5000, seed=0,
         raise ValueError(f"z must have shape (N, 2). Received: z.shape={z.shape}")
     labels = np.asarray(labels)
     idx = np.arange(len(z))
+    max_points = v.positive_int("max_points", max_points)
+    seed = v.seed("seed", seed)
     if len(z) > max_points:
         idx = np.random.default_rng(seed).choice(len(z), max_points, replace=False)
     if ax is None:
@@ -140,7 +211,7 @@ def plot_latent_scatter(z, labels, title=None, ax=None, max_points=5000, seed=0,
     return fig
 
 
-def plot_latent_manifold(decoder, n=15, limits=None, image_shape=(28, 28), title=None):
+def plot_latent_manifold(decoder, n=15, limits=None, image_shape=None, title=None):
     """Decodes an n x n grid of 2-D codes and tiles the images.
 
     Args:
@@ -150,7 +221,8 @@ def plot_latent_manifold(decoder, n=15, limits=None, image_shape=(28, 28), title
             Kingma & Welling's figures, right for a VAE's N(0, I) prior); or
             `((x_min, x_max), (y_min, y_max))` for a linear grid (e.g. the range of
             a plain autoencoder's codes).
-        image_shape: display shape of one image.
+        image_shape: display shape of one image (None infers it from the
+            decoder's output).
         title: optional title.
 
     Returns:
@@ -323,7 +395,7 @@ def plot_features(weights, n=64, ncols=16, image_shape=(28, 28), title=None, sca
 
     Args:
         weights: array of shape (n_features, prod(image_shape)) (or
-            (n_features, *image_shape)); one feature per row.
+            `(n_features, *image_shape)`); one feature per row.
         n: number of features to show (the first `n` rows; at most n_features).
         ncols: tiles per row.
         image_shape: display shape of one feature.
