@@ -126,8 +126,8 @@ def cell_seconds(cell):
     return (parse(end) - parse(start)).total_seconds()
 
 
-def run_notebook(path, timeout=900):
-    """Executes one notebook; returns (executed notebook, row dict, error or None)."""
+def notebook_client(path, timeout=900, **options):
+    """Reads a notebook; returns it and an nbclient client that runs it from `book/`."""
     import nbformat
     from nbclient import NotebookClient
 
@@ -137,7 +137,14 @@ def run_notebook(path, timeout=900):
         timeout=timeout,
         kernel_name="python3",
         resources={"metadata": {"path": str(ROOT / "book")}},
+        **options,
     )
+    return nb, client
+
+
+def run_notebook(path, timeout=900):
+    """Executes one notebook; returns (executed notebook, row dict, error or None)."""
+    nb, client = notebook_client(path, timeout)
     error = None
     t0 = time.perf_counter()
     with PeakMemory() as memory:

@@ -90,7 +90,6 @@ def first_failure(nb):
 def run_one(path, seed, threads, concurrent, timeout=900, save_dir=None, keep_going=False):
     """Executes `path` with the given seed and threads; returns a row of the table."""
     import nbformat
-    from nbclient import NotebookClient
 
     env = dict(os.environ)
     for var in THREAD_VARS:
@@ -99,14 +98,7 @@ def run_one(path, seed, threads, concurrent, timeout=900, save_dir=None, keep_go
         env.pop("AEBOOK_SEED", None)
     else:
         env["AEBOOK_SEED"] = str(seed)
-    nb = nbformat.read(path, as_version=4)
-    client = NotebookClient(
-        nb,
-        timeout=timeout,
-        kernel_name="python3",
-        resources={"metadata": {"path": str(ROOT / "book")}},
-        allow_errors=keep_going,
-    )
+    nb, client = ct.notebook_client(path, timeout, allow_errors=keep_going)
     error = None
     t0 = time.perf_counter()
     try:
