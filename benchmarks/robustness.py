@@ -11,7 +11,9 @@ shown in the book's introduction next to "How it is tested":
 `seed` is the value of `AEBOOK_SEED` given to the kernel ("default": unset, so each
 chapter uses its own default seed); `threads` is `OMP_NUM_THREADS` (and the MKL and
 OpenBLAS equivalents). `first_failure` is the first failing line (usually an `assert`)
-with the error message, empty when the chapter passed.
+with the error message, empty when the chapter passed. Beside it, `robustness_summary.csv`
+has one row per chapter and one column per configuration ("pass (54 s)" or the failing
+line), the form the book shows.
 
 Usage (from the repository root, with AEBOOK_DATA_DIR set):
 
@@ -181,6 +183,67 @@ def write_rows(path, rows, order):
     return rows
 
 
+def summary_path(path):
+    """`robustness.csv` -> `robustness_summary.csv`, beside it."""
+    path = Path(path)
+    return path.with_name(f"{path.stem}_summary{path.suffix}")
+
+
+def config_label(seed, threads):
+    seed = "default seed" if seed == "default" else f"seed {seed}"
+    return f"{seed}, {threads} thread{'s' if str(threads) != '1' else ''}"
+
+
+def write_summary(path, rows, order):
+    """The table the book shows: one row per chapter, one column per configuration.
+
+    Each cell is "pass (54 s)" or "FAIL: <first failing line>". A last row counts the
+    passing chapters per configuration, and one names the machine.
+    """
+    configs = []
+    for r in rows:
+        key = (r["seed"], r["threads"])
+        if key not in configs:
+            configs.append(key)
+    grid_rank = {(s, str(t)): i for i, (s, t) in enumerate(DEFAULT_GRID)}
+    configs.sort(key=lambda c: (grid_rank.get(c, len(grid_rank)), c))
+    by_chapter = {}
+    for r in rows:
+        by_chapter.setdefault(r["notebook"], {})[(r["seed"], r["threads"])] = r
+    rank = {nb: i for i, nb in enumerate(order)}
+    chapters = sorted(by_chapter, key=lambda nb: rank.get(nb, len(rank)))
+    header = ["chapter"] + [config_label(*c) for c in configs]
+    table = []
+    for nb in chapters:
+        runs = by_chapter[nb]
+        title = next(iter(runs.values()))["chapter"]
+        cells = []
+        for c in configs:
+            r = runs.get(c)
+            if r is None:
+                cells.append("not run")
+            elif r["status"] == "pass":
+                cells.append(f"pass ({r['seconds']} s)")
+            else:
+                cells.append(f"FAIL: {r['first_failure'][:120]}")
+        table.append([title] + cells)
+    passed = [
+        sum(by_chapter[nb].get(c, {}).get("status") == "pass" for nb in chapters) for c in configs
+    ]
+    table.append(["chapters passing"] + [f"{n} of {len(chapters)}" for n in passed])
+    machines = []
+    for c in configs:
+        cpus = sorted({by_chapter[nb][c]["cpu"] for nb in chapters if c in by_chapter[nb]})
+        machines.append("; ".join(cpus))
+    table.append(["machine"] + machines)
+    out = summary_path(path)
+    with open(out, "w", newline="") as f:
+        writer = csv.writer(f, lineterminator="\n")
+        writer.writerow(header)
+        writer.writerows(table)
+    return out
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("notebooks", nargs="*", help="default: every notebook in _toc.yml")
@@ -191,6 +254,11 @@ def main(argv=None):
     parser.add_argument("--update", action="store_true", help="keep the CSV's other rows")
     parser.add_argument("--save-dir", help="also write each executed notebook under this folder")
     parser.add_argument(
+        "--summarize",
+        action="store_true",
+        help="run nothing: rewrite the summary table from the CSV",
+    )
+    parser.add_argument(
         "--keep-going",
         action="store_true",
         help="run every cell even after a failure, and print every failing line",
@@ -199,6 +267,10 @@ def main(argv=None):
 
     os.chdir(ROOT)
     order = ct.toc_notebooks()
+    if args.summarize:
+        rows = read_rows(args.csv)
+        print(f"summary of {len(rows)} runs: {write_summary(args.csv, rows, order)}")
+        return 0 if all(r["status"] == "pass" for r in rows) else 1
     paths = args.notebooks or order
     paths = [
         Path(p).resolve().relative_to(ROOT).as_posix()
@@ -258,6 +330,7 @@ def main(argv=None):
             r for r in read_rows(args.csv) if (r["notebook"], r["seed"], r["threads"]) not in done
         ]
     rows = write_rows(args.csv, rows, order)
+    write_summary(args.csv, rows, order)
     failed = [r for r in rows if r["status"] != "pass"]
     print(f"{len(rows) - len(failed)} passed, {len(failed)} failed (table: {args.csv})")
     return 1 if failed else 0

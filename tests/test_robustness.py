@@ -48,6 +48,21 @@ def test_seed_and_threads_reach_the_kernel_and_failures_are_reported(tmp_path):
         assert "assert seed != '1000'" in failed["first_failure"]
         assert "AssertionError" in failed["first_failure"]
     assert all(r["chapter"] == "Tiny chapter" for r in rows)
+    with open(rb.summary_path(out), newline="") as f:
+        summary = list(csv.reader(f))
+    assert summary[0] == [
+        "chapter",
+        "default seed, 1 thread",
+        "seed 1000, 1 thread",
+        "default seed, 2 threads",
+        "seed 1000, 2 threads",
+    ]
+    chapter_row, passing_row, machine_row = summary[1:]
+    assert chapter_row[0] == "Tiny chapter"
+    assert chapter_row[1].startswith("pass (") and chapter_row[3].startswith("pass (")
+    assert chapter_row[2].startswith("FAIL: assert seed != '1000'")
+    assert passing_row == ["chapters passing", "1 of 1", "0 of 1", "1 of 1", "0 of 1"]
+    assert machine_row[0] == "machine" and "cores" in machine_row[1]
 
 
 def test_keep_going_reports_every_failing_cell(tmp_path, capsys):
