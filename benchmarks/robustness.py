@@ -83,12 +83,6 @@ def failures(nb):
     return found
 
 
-def first_failure(nb):
-    """The failing source line and error of the first cell with an error output."""
-    found = failures(nb)
-    return found[0] if found else ""
-
-
 def run_one(path, seed, threads, concurrent, timeout=900, save_dir=None, keep_going=False):
     """Executes `path` with the given seed and threads; returns a row of the table."""
     import nbformat
