@@ -8,7 +8,9 @@ two things to those runs:
    unset, and tests/conftest.py sets MPLBACKEND=Agg for the unit tests; when one
    `pytest` run collects both tests/ and book/, the kernels would inherit Agg and no
    figure would appear in any output (and `plt.show()` would warn on stderr). So
-   MPLBACKEND is removed from the environment while nbval starts a kernel.
+   MPLBACKEND is removed from the environment while a notebook cell is set up (nbval
+   starts the kernel in the setup of the first one); cells are recognised by their
+   path (`item.path.suffix == ".ipynb"`), not by any nbval attribute.
 
 2. **The nbval -> jupyter-cache bridge** (off unless AEBOOK_NBVAL_CACHE is set).
    With `AEBOOK_NBVAL_CACHE=<folder>`, every notebook whose code cells ALL ran and
@@ -25,8 +27,9 @@ How the key matches. MyST-NB (myst_nb/core/execute/cache.py) reads the page with
 notebook made of the CODE cells only, each with its `source` and ALL of its cell
 metadata (outputs, execution counts and cell ids emptied), plus the notebook-level
 `kernelspec` metadata, written as nbformat 4.4. Markdown cells, outputs and other
-notebook metadata do not enter the key. The bridge stores a copy of the very notebook
-nbval read (same sources, metadata and kernelspec) through jupyter-cache's own
+notebook metadata do not enter the key. The bridge stores a copy of the notebook read
+as nbval reads it (`nbformat.read(path, as_version=4)`: same sources, metadata and
+kernelspec), with the outputs of this run, through jupyter-cache's own
 `cache_notebook_bundle`, so the key is computed by the same code, and then checks that
 the notebook file as it is on disk now matches the stored record. On a hit MyST-NB
 replaces each code cell by the cached one (`merge_match_into_notebook`), so outputs
@@ -38,18 +41,34 @@ Not stored (and listed in the pytest summary): a notebook with a failed, skipped
 (NBVAL_SKIP) or xfailed cell, or one run only in part (e.g. `-k`, `::Cell 3`). nbval
 ignores `clear_output` and `update_display_data` messages, so a notebook that relies
 on them would show more output in a cache-backed build than in Jupyter.
+
+Pinned versions. nbval has no public API for the outputs it collected, so the bridge
+recognises nbval's test items by their class `nbval.plugin.IPyNbCell` and reads two of
+their attributes, `cell_num` and `test_outputs`; everything else is the public API of
+pytest (`item.path`, `item.parent`, `item.nodeid`, hooks), nbformat and jupyter-cache
+(`get_cache`, `cache_notebook_bundle`, `CacheBundleIn`, `match_cache_notebook`). It
+is therefore written for the exact versions of nbval, jupyter-cache and myst-nb (whose
+lookup it must match) pinned in requirements.txt. When AEBOOK_NBVAL_CACHE is set, pytest stops at once (a usage error,
+exit status 4) if the installed versions differ from those pins (.ci/pins.py) or if
+nbval's items lack those attributes, and a session fails if nbval returned no output
+list for a cell that ran: a new release can not silently store notebooks without
+outputs, or store none so that the build executes them again.
 """
 
 import copy
+import importlib.util
 import os
+import sys
 import time
 from pathlib import Path
 
 import nbformat
 import pytest
-from nbval.plugin import IPyNbCell
 
 ENV_VAR = "AEBOOK_NBVAL_CACHE"
+WHAT = "the nbval -> jupyter-cache bridge (book/conftest.py)"
+PINNED = ("nbval", "jupyter-cache", "myst-nb")
+ITEM_ATTRIBUTES = ("cell_num", "test_outputs")  # nbval's, on each IPyNbCell
 _BRIDGE = pytest.StashKey()
 
 
@@ -59,8 +78,8 @@ _BRIDGE = pytest.StashKey()
 
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_setup(item):
-    """While nbval starts a notebook's kernel (setup of its first cell), unset MPLBACKEND."""
-    if not isinstance(item, IPyNbCell) or item.parent.kernel is not None:
+    """While a notebook cell is set up (nbval starts the kernel then), unset MPLBACKEND."""
+    if item.path.suffix != ".ipynb":
         return (yield)
     saved = os.environ.pop("MPLBACKEND", None)
     try:
@@ -74,17 +93,69 @@ def pytest_runtest_setup(item):
 # 2. nbval -> jupyter-cache bridge
 
 
+def load_pins():
+    """.ci/pins.py, the pins of requirements.txt and their checks (one module object)."""
+    name = "aebook_ci_pins"
+    if name not in sys.modules:
+        path = Path(__file__).resolve().parents[1] / ".ci" / "pins.py"
+        spec = importlib.util.spec_from_file_location(name, path)
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[name] = module
+        spec.loader.exec_module(module)
+    return sys.modules[name]
+
+
+def check_installed(**kwargs):
+    """Raise pytest.UsageError unless the pinned nbval, jupyter-cache and myst-nb are
+    installed, with the nbval and jupyter-cache attributes the bridge uses.
+
+    Keyword arguments go to `pins.check_versions` (tests pass fake versions).
+    """
+    pins = load_pins()
+    try:
+        pins.check_versions(WHAT, PINNED, **kwargs)
+        import jupyter_cache
+        import nbval.plugin
+        from jupyter_cache import base
+
+        pins.check_attributes(WHAT, [
+            ("nbval.plugin", nbval.plugin, "IPyNbCell"),
+            ("jupyter_cache", jupyter_cache, "get_cache"),
+            ("jupyter_cache.base", base, "CacheBundleIn"),
+            ("jupyter_cache.base.JupyterCacheAbstract", base.JupyterCacheAbstract,
+             "cache_notebook_bundle"),
+            ("jupyter_cache.base.JupyterCacheAbstract", base.JupyterCacheAbstract,
+             "match_cache_notebook"),
+        ])
+    except pins.PinError as exc:
+        raise pytest.UsageError(str(exc)) from None
+
+
+def check_items(items):
+    """Raise pytest.UsageError if a collected nbval item lacks an attribute the bridge reads."""
+    pins = load_pins()
+    try:
+        for item in items:
+            pins.check_attributes(
+                WHAT, [(f"nbval.plugin.{type(item).__name__}", item, name)
+                       for name in ITEM_ATTRIBUTES]
+            )
+    except pins.PinError as exc:
+        raise pytest.UsageError(str(exc)) from None
+
+
 class _Notebook:
     """What one notebook's cells did in this session."""
 
-    def __init__(self, nbfile, items):
-        self.nbfile = nbfile
-        self.path = Path(str(nbfile.path))
+    def __init__(self, path, items):
+        self.path = Path(path)
+        # the notebook as nbval read it (nbval.plugin.IPyNbFile.collect does the same)
+        self.nb = nbformat.read(self.path, as_version=4)
         self.items = sorted(items, key=lambda it: it.cell_num)
         self.pending = {it.nodeid for it in items}
         self.problems = []
         self.seconds = 0.0
-        n_code = sum(cell.cell_type == "code" for cell in nbfile.nb.cells)
+        n_code = sum(cell.cell_type == "code" for cell in self.nb.cells)
         if [it.cell_num for it in self.items] != list(range(n_code)):
             self.problems.append(f"only {len(items)} of its {n_code} code cells were selected")
 
@@ -114,11 +185,13 @@ def _to_nbformat(out, execution_count):
 
 def executed_notebook(notebook):
     """The notebook as nbval read it, with the outputs of this run and counts 1..n."""
-    nb = copy.deepcopy(notebook.nbfile.nb)
+    nb = copy.deepcopy(notebook.nb)
     code_cells = [cell for cell in nb.cells if cell.cell_type == "code"]
     for count, (cell, item) in enumerate(zip(code_cells, notebook.items, strict=True), 1):
+        if not isinstance(item.test_outputs, list):  # see NbvalCacheBridge.record
+            raise RuntimeError(f"nbval recorded no output list for Cell {item.cell_num}")
         cell.execution_count = count
-        cell.outputs = [_to_nbformat(out, count) for out in (item.test_outputs or [])]
+        cell.outputs = [_to_nbformat(out, count) for out in item.test_outputs]
     nbformat.validate(nb)
     return nb
 
@@ -131,12 +204,15 @@ class NbvalCacheBridge:
         self.errors = 0
 
     def collection_finish(self, items):
+        from nbval.plugin import IPyNbCell
+
         by_file = {}
         for item in items:
             if isinstance(item, IPyNbCell):
                 by_file.setdefault(item.parent, []).append(item)
+        check_items(item for cells in by_file.values() for item in cells)
         for nbfile, cells in by_file.items():
-            notebook = _Notebook(nbfile, cells)
+            notebook = _Notebook(nbfile.path, cells)
             for item in cells:
                 self.notebooks[item.nodeid] = notebook
 
@@ -146,6 +222,17 @@ class NbvalCacheBridge:
             return
         if report.when == "call":
             notebook.seconds += report.duration
+            if report.passed and not isinstance(item.test_outputs, list):
+                # nbval 0.11 sets a list on every cell it runs: anything else means a
+                # release changed how outputs are kept, and the notebook must not be
+                # stored without them (the build would show no output)
+                self.errors += 1
+                self.lines.append(
+                    f"ERROR {item.nodeid}: nbval recorded no output list for this cell "
+                    f"(test_outputs={item.test_outputs!r}); {WHAT} was written for the "
+                    "nbval pinned in requirements.txt"
+                )
+                notebook.problems.append(f"Cell {item.cell_num}: no outputs from nbval")
         if report.failed or report.skipped:
             what = "xfailed" if hasattr(report, "wasxfail") else report.outcome
             notebook.problems.append(f"Cell {item.cell_num} {what} ({report.when})")
@@ -203,6 +290,7 @@ class NbvalCacheBridge:
 def pytest_configure(config):
     cache_dir = os.environ.get(ENV_VAR, "").strip()
     if cache_dir:
+        check_installed()
         config.stash[_BRIDGE] = NbvalCacheBridge(cache_dir)
 
 
@@ -216,8 +304,8 @@ def pytest_collection_finish(session):
 def pytest_runtest_makereport(item, call):
     report = yield
     bridge = item.config.stash.get(_BRIDGE, None)
-    if bridge is not None and isinstance(item, IPyNbCell):
-        bridge.record(item, report)
+    if bridge is not None:
+        bridge.record(item, report)  # ignores items that are not notebook cells
     return report
 
 
