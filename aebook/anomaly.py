@@ -4,12 +4,14 @@ An autoencoder trained on normal data only reconstructs normal inputs well and
 unfamiliar ones badly, so its reconstruction error is an anomaly score. This
 module holds the pieces around that score: a synthetic signal with labelled
 anomalies, sliding windows, the three usual threshold rules and the rates a
-threshold gives.
+threshold gives. Its ROC and precision-recall plot is
+`aebook.plotting.plot_score_curves` (also importable from here, its old home).
 """
 
 import numpy as np
 
-from aebook import _validation as v
+from aebook import validation as v
+from aebook.plotting import plot_score_curves  # noqa: F401 (its old home; same object)
 
 ANOMALY_KINDS = ("spike", "level_shift", "noise_burst")
 """Anomaly types of `make_anomalous_signal`; label `i + 1` marks `ANOMALY_KINDS[i]`."""
@@ -52,7 +54,7 @@ def make_anomalous_signal(n_steps, n_anomalies=0, kinds=ANOMALY_KINDS, periods=(
     n_steps = v.positive_int("n_steps", n_steps)
     n_anomalies = v.non_negative_int("n_anomalies", n_anomalies)
     if not isinstance(kinds, (list, tuple)) or not kinds or any(k not in ANOMALY_KINDS for k in kinds):
-        v._fail("kinds", "a non-empty list or tuple of " + ", ".join(map(repr, ANOMALY_KINDS)), kinds)
+        v.fail("kinds", "a non-empty list or tuple of " + ", ".join(map(repr, ANOMALY_KINDS)), kinds)
     periods = v.positive_int_tuple("periods", periods)
     noise_std = v.non_negative_float("noise_std", noise_std)
     spike_height = v.positive_float("spike_height", spike_height)
@@ -121,7 +123,7 @@ def sliding_windows(x, window, stride=1):
     if x.ndim != 1:
         raise ValueError(f"x must be a 1-D series. Received: x.shape={x.shape}")
     if window > len(x):
-        v._fail("window", f"at most the series length {len(x)}", window)
+        v.fail("window", f"at most the series length {len(x)}", window)
     return np.lib.stride_tricks.sliding_window_view(x, window)[::stride].copy()
 
 
@@ -236,42 +238,6 @@ def detection_rates(scores, is_anomaly, threshold):
         raise ValueError("is_anomaly must contain both normal and anomalous samples.")
     flagged = scores > float(threshold)
     return float(flagged[~is_anomaly].mean()), float(flagged[is_anomaly].mean())
-
-
-def plot_score_curves(curves, title=None):
-    """ROC and precision-recall curves of several anomaly scores, side by side.
-
-    Args:
-        curves: dict mapping a label (e.g. `"autoencoder"`) to a tuple
-            `(is_anomaly, scores)`; each curve is computed with scikit-learn's
-            `roc_curve` and `precision_recall_curve`, and the legend shows its
-            AUROC and average precision (AP).
-        title: optional figure title.
-
-    Returns:
-        The `Figure`.
-    """
-    import matplotlib.pyplot as plt
-    from sklearn.metrics import average_precision_score, precision_recall_curve, roc_auc_score, roc_curve
-
-    if not isinstance(curves, dict) or not curves:
-        v._fail("curves", "a non-empty dict of label -> (is_anomaly, scores)", curves)
-    fig, (ax_roc, ax_pr) = plt.subplots(1, 2, figsize=(8, 3.4))
-    for label, (y, s) in curves.items():
-        fpr, tpr, _ = roc_curve(y, s)
-        precision, recall, _ = precision_recall_curve(y, s)
-        ax_roc.plot(fpr, tpr, label=f"{label} (AUROC {roc_auc_score(y, s):.3f})")
-        ax_pr.plot(recall, precision, label=f"{label} (AP {average_precision_score(y, s):.3f})")
-        ax_pr.axhline(np.mean(y), ls=":", lw=0.8, color=ax_pr.lines[-1].get_color())
-    ax_roc.plot([0, 1], [0, 1], ls="--", lw=0.8, color="grey")
-    ax_roc.set(xlabel="false-positive rate", ylabel="detection rate (TPR)", title="ROC")
-    ax_pr.set(xlabel="recall", ylabel="precision", title="precision-recall", ylim=(0, 1.02))
-    ax_roc.legend(loc="lower right")
-    ax_pr.legend(loc="lower left")
-    if title:
-        fig.suptitle(title)
-    fig.tight_layout()
-    return fig
 
 
 def threshold_report(train_errors, val_errors, scores, is_anomaly, q=99.0, k=3.0):

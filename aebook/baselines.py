@@ -3,7 +3,7 @@
 import numpy as np
 from sklearn.decomposition import PCA
 
-from aebook import _validation as v
+from aebook import validation as v
 
 
 def fit_pca(x_train, n_components):

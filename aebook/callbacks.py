@@ -1,6 +1,8 @@
 """Keras callbacks for training autoencoders (backend-agnostic)."""
 
+import math
 import sys
+import time
 import warnings
 
 import keras
@@ -13,7 +15,7 @@ with warnings.catch_warnings():
     warnings.simplefilter("ignore", TqdmWarning)
     from tqdm.keras import TqdmCallback
 
-from aebook import _validation as v
+from aebook import validation as v
 from aebook import layers as L
 
 
@@ -154,3 +156,77 @@ def progress_callback(**tqdm_kwargs):
         A `ProgressBar` (a `tqdm.keras.TqdmCallback`).
     """
     return ProgressBar(**tqdm_kwargs)
+
+
+class CPUTimeLimit(keras.callbacks.Callback):
+    """Stops training once the process has used a budget of CPU time.
+
+    A budget in CPU time rather than in epochs makes a benchmark comparable across
+    recipes: every recipe gets the same compute, and the epochs it managed are the
+    result (`benchmarks/reproduce.py` records them). CPU time is
+    `time.process_time()` (all threads of this process), counted from the start of
+    each `fit`, so one instance can be reused.
+
+    - Within an epoch, training stops after the batch that crosses the budget.
+    - At the end of an epoch, training stops if the next epoch, assumed as long as
+      the last one, would overrun the budget (never after the last epoch: there is
+      nothing left to stop).
+
+    After `fit`, `epochs_done` is the number of epochs trained, fractional when an
+    epoch was cut short (batches done / batches per epoch), and `stopped` says
+    whether the budget stopped training.
+
+    Args:
+        minutes: CPU-time budget in minutes (positive float).
+
+    Raises:
+        ValueError: for a bad `minutes`.
+
+    Example:
+        >>> import numpy as np
+        >>> import keras
+        >>> from aebook.callbacks import CPUTimeLimit
+        >>> model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(4)])
+        >>> model.compile(optimizer="sgd", loss="mse")
+        >>> limit = CPUTimeLimit(minutes=1e-9)  # spent by the first batch
+        >>> x = np.zeros((64, 4), dtype="float32")
+        >>> history = model.fit(x, x, epochs=5, batch_size=16, verbose=0,
+        ...                     callbacks=[limit])
+        >>> limit.stopped, len(history.history["loss"]), limit.epochs_done
+        (True, 1, 0.25)
+    """
+
+    def __init__(self, minutes):
+        super().__init__()
+        self.minutes = v.positive_float("minutes", minutes)
+        self.epochs_done = 0.0
+        self.stopped = False
+        self._start = self._epoch_start = 0.0
+        self._steps = 0
+
+    def _used(self):
+        """CPU seconds used since the start of `fit`."""
+        return time.process_time() - self._start
+
+    def _stop(self):
+        self.model.stop_training = self.stopped = True
+
+    def on_train_begin(self, logs=None):
+        self._start = time.process_time()
+        self.epochs_done, self.stopped, self._steps = 0.0, False, 0
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._epoch_start, self._steps = self._used(), 0
+
+    def on_train_batch_end(self, batch, logs=None):
+        self._steps += 1
+        if self._used() > 60.0 * self.minutes:
+            self._stop()
+
+    def on_epoch_end(self, epoch, logs=None):
+        steps = self.params.get("steps") or self._steps
+        self.epochs_done += min(1.0, self._steps / max(1, steps))
+        used = self._used()
+        last = epoch + 1 >= self.params.get("epochs", math.inf)  # nothing left to stop
+        if not last and used + (used - self._epoch_start) > 60.0 * self.minutes:
+            self._stop()

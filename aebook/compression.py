@@ -5,7 +5,7 @@ import io
 import numpy as np
 from PIL import Image
 
-from aebook import _validation as v
+from aebook import validation as v
 
 
 def uniform_quantize(z, bits, low=None, high=None):

@@ -16,7 +16,7 @@ import os
 import keras
 import numpy as np
 
-from aebook import _validation as v
+from aebook import validation as v
 
 DATA_DIR_ENV = "AEBOOK_DATA_DIR"
 _FILENAMES = {"mnist": "mnist.npz", "fashion_mnist": "fashion_mnist.npz"}

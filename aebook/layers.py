@@ -4,12 +4,17 @@ Every layer is registered as serializable under the package name `"aebook"`, so 
 model that contains it can be saved to `.keras` and loaded in a fresh process.
 Regularization terms are added with `Layer.add_loss`, so they take part in plain
 `model.fit()` on any backend.
+
+Every layer declares a `keras.InputSpec`, so a wrong input (rank, or size of the
+last axis once the layer is built) raises Keras's `ValueError` naming the layer,
+`Input 0 of layer "code" is incompatible with the layer: expected axis -1 of input
+shape to have value 784, ...`, rather than a backend error from deep inside `call`.
 """
 
 import keras
 from keras import ops
 
-from aebook import _validation as v
+from aebook import validation as v
 from aebook.data import NOISE_TYPES
 
 
@@ -43,11 +48,10 @@ class Corruption(keras.layers.Layer):
         else:
             self.level = v.fraction("level", level)
         self.seed = v.seed("seed", seed)
-        if not isinstance(clip, bool):
-            v._fail("clip", "True or False", clip)
-        self.clip = clip
+        self.clip = v.flag("clip", clip)
         self.seed_generator = keras.random.SeedGenerator(self.seed)
         self.supports_masking = True
+        self.input_spec = keras.InputSpec(min_ndim=1)
 
     def call(self, inputs, training=False):
         if not training:
@@ -91,6 +95,10 @@ class Sampling(keras.layers.Layer):
         super().__init__(**kwargs)
         self.seed = v.seed("seed", seed)
         self.seed_generator = keras.random.SeedGenerator(self.seed)
+        self.input_spec = _gaussian_input_spec()
+
+    def build(self, input_shape):
+        self.input_spec = _gaussian_input_spec(self.name, input_shape)
 
     def call(self, inputs):
         z_mean, z_log_var = inputs
@@ -102,6 +110,24 @@ class Sampling(keras.layers.Layer):
 
     def get_config(self):
         return {**super().get_config(), "seed": self.seed}
+
+
+def _gaussian_input_spec(layer_name=None, input_shape=None):
+    """`InputSpec`s of `[z_mean, z_log_var]`: two tensors of rank >= 2 and the same shape.
+
+    Without `input_shape` (in `__init__`): rank only. With it (in `build`): checks
+    the two shapes are equal, then fixes the last axis of both.
+    """
+    if input_shape is None:
+        return [keras.InputSpec(min_ndim=2), keras.InputSpec(min_ndim=2)]
+    shapes = [tuple(s) for s in input_shape] if isinstance(input_shape, (list, tuple)) else []
+    if len(shapes) != 2 or shapes[0] != shapes[1]:
+        raise ValueError(
+            f'Layer "{layer_name}" expects [z_mean, z_log_var], two tensors of the same '
+            f"shape. Received: input_shape={input_shape}"
+        )
+    axes = {-1: shapes[0][-1]} if shapes[0][-1] is not None else None
+    return [keras.InputSpec(min_ndim=2, axes=axes), keras.InputSpec(min_ndim=2, axes=axes)]
 
 
 def gaussian_kl(z_mean, z_log_var):
@@ -124,8 +150,10 @@ class KLDivergence(keras.layers.Layer):
     def __init__(self, beta=1.0, **kwargs):
         super().__init__(**kwargs)
         self.initial_beta = v.non_negative_float("beta", beta)
+        self.input_spec = _gaussian_input_spec()
 
     def build(self, input_shape):
+        self.input_spec = _gaussian_input_spec(self.name, input_shape)
         self.beta = self.add_weight(
             shape=(), initializer=keras.initializers.Constant(self.initial_beta),
             trainable=False, name="beta",
@@ -154,6 +182,7 @@ class L1Sparsity(keras.layers.Layer):
     def __init__(self, weight=1e-4, **kwargs):
         super().__init__(**kwargs)
         self.weight = v.non_negative_float("weight", weight)
+        self.input_spec = keras.InputSpec(min_ndim=2)
 
     def call(self, inputs):
         self.add_loss(self.weight * ops.mean(ops.sum(ops.abs(inputs), axis=-1)))
@@ -191,6 +220,7 @@ class KLSparsity(keras.layers.Layer):
         super().__init__(**kwargs)
         self.target = v.open_unit_float("target", target)
         self.weight = v.non_negative_float("weight", weight)
+        self.input_spec = keras.InputSpec(min_ndim=2)
 
     def call(self, inputs):
         self.add_loss(self.weight * kl_sparsity_penalty(inputs, self.target))
@@ -228,12 +258,20 @@ class ContractiveDense(keras.layers.Layer):
         self.units = v.positive_int("units", units)
         self.activation = v.choice("activation", activation, _DERIVATIVES)
         self.weight = v.non_negative_float("weight", weight)
+        self.input_spec = keras.InputSpec(min_ndim=2)
 
     def build(self, input_shape):
+        input_dim = input_shape[-1]
+        if input_dim is None:
+            raise ValueError(
+                f'Layer "{self.name}" needs a known last input axis (the input size). '
+                f"Received: input_shape={input_shape}"
+            )
         self.kernel = self.add_weight(
-            shape=(input_shape[-1], self.units), initializer="glorot_uniform", name="kernel"
+            shape=(input_dim, self.units), initializer="glorot_uniform", name="kernel"
         )
         self.bias = self.add_weight(shape=(self.units,), initializer="zeros", name="bias")
+        self.input_spec = keras.InputSpec(min_ndim=2, axes={-1: input_dim})
 
     def _activate(self, z):
         """Returns f(z) and f'(z)."""

@@ -4,7 +4,7 @@ import numpy as np
 from scipy.special import logsumexp
 from skimage.metrics import structural_similarity
 
-from aebook import _validation as v
+from aebook import validation as v
 
 _EPS = 1e-7
 
@@ -101,6 +101,39 @@ def psnr(x, x_hat, data_range=1.0):
     mse = per_sample_mse(x, x_hat)
     with np.errstate(divide="ignore"):
         return 10.0 * np.log10(data_range**2 / mse)
+
+
+def set_psnr(x, x_hat, data_range=1.0):
+    """PSNR of a whole set, in dB, from its mean squared error over all pixels.
+
+    10 log10(range^2 / mean_i MSE_i). It differs from `psnr(x, x_hat).mean()`, the
+    mean of per-image PSNRs: the log is taken after averaging, so a few badly
+    reconstructed images weigh more, and one exact image does not make it infinite.
+
+    Args:
+        x: reference images with values in [0, `data_range`], (N, ...).
+        x_hat: reconstructions, same shape.
+        data_range: the pixel range (1.0 for images in [0, 1]).
+
+    Returns:
+        float (`inf` if every image is reconstructed exactly).
+
+    Raises:
+        ValueError: as `psnr`.
+
+    Example:
+        >>> import numpy as np
+        >>> from aebook.metrics import set_psnr
+        >>> x = np.full((2, 4), 0.5)
+        >>> float(round(set_psnr(x, x + np.array([[0.1], [0.0]])), 2))  # MSE 0.005
+        23.01
+    """
+    data_range = v.positive_float("data_range", data_range)
+    x = v.unit_interval_array("x", x, high=data_range)
+    v.not_pixels_0_255("x_hat", x_hat, high=data_range)
+    mse = np.float64(per_sample_mse(x, x_hat).mean())
+    with np.errstate(divide="ignore"):
+        return float(10.0 * np.log10(data_range**2 / mse))
 
 
 def per_sample_correlation(x, x_hat):
@@ -201,6 +234,150 @@ def checkerboard_energy(x):
         return np.where(total > 0, periodic / np.where(total > 0, total, 1.0), 0.0)
 
 
+def gaussian_kl(z_mean, z_log_var):
+    """KL(N(z_mean, exp(z_log_var)) || N(0, I)) of each row, in nats (closed form).
+
+    KL = 1/2 sum_j (mean_j^2 + var_j - 1 - log var_j): the VAE's regularizer, zero
+    exactly when q(z|x) is the prior.
+
+    Args:
+        z_mean: means of a diagonal Gaussian, shape (N, latent_dim).
+        z_log_var: log-variances, same shape.
+
+    Returns:
+        float64 array of shape (N,).
+
+    Raises:
+        ValueError: if the shapes differ or are not 2-D.
+
+    Example:
+        >>> import numpy as np
+        >>> from aebook.metrics import gaussian_kl
+        >>> gaussian_kl(np.zeros((1, 3)), np.zeros((1, 3)))
+        array([0.])
+        >>> gaussian_kl(np.array([[2.0]]), np.array([[0.0]]))  # mean^2 / 2
+        array([2.])
+    """
+    z_mean = np.asarray(z_mean, dtype="float64")
+    z_log_var = np.asarray(z_log_var, dtype="float64")
+    if z_mean.ndim != 2 or z_mean.shape != z_log_var.shape:
+        raise ValueError(
+            "z_mean and z_log_var must be 2-D arrays of the same shape (N, latent_dim). "
+            f"Received: z_mean.shape={z_mean.shape}, z_log_var.shape={z_log_var.shape}"
+        )
+    return 0.5 * np.sum(z_mean**2 + np.exp(z_log_var) - 1.0 - z_log_var, axis=-1)
+
+
+def active_units(z_mean, threshold=0.01):
+    """Number of active latent dimensions (Burda et al. 2016): Var_x(E_q[z_j|x]) > threshold.
+
+    A dimension whose posterior mean does not change with the input carries no
+    information about it: the KL has pushed it to the prior ("posterior collapse").
+
+    Args:
+        z_mean: posterior means of a set of inputs, shape (N, latent_dim).
+        threshold: the variance above which a dimension counts as active.
+
+    Returns:
+        int in [0, latent_dim].
+
+    Raises:
+        ValueError: if `z_mean` is not 2-D or `threshold` is negative.
+
+    Example:
+        >>> import numpy as np
+        >>> from aebook.metrics import active_units
+        >>> z = np.stack([np.linspace(-1, 1, 50), np.full(50, 0.3)], axis=1)
+        >>> active_units(z)  # the first dimension varies, the second is constant
+        1
+    """
+    threshold = v.non_negative_float("threshold", threshold)
+    z_mean = np.asarray(z_mean, dtype="float64")
+    if z_mean.ndim != 2:
+        raise ValueError(
+            f"z_mean must be a 2-D array (N, latent_dim). Received: z_mean.shape={z_mean.shape}"
+        )
+    return int(np.sum(z_mean.var(axis=0) > threshold))
+
+
+def train_digit_judge(x_train, y_train, *, epochs=3, batch_size=128, learning_rate=1e-3,
+                      seed=0):
+    """The "judge": a small classifier that scores how digit-like generated images are.
+
+    A 784-128-10 MLP (ReLU, softmax) trained with Adam on `(x_train, y_train)`.
+    `keras.utils.set_random_seed(seed)` is called first, so the judge is the same for
+    the same data and seed. Score images with `judge_probabilities` or
+    `digit_likeness`.
+
+    Args:
+        x_train: flat images, shape (N, 784), values in [0, 1].
+        y_train: integer labels 0-9, shape (N,), aligned with `x_train`.
+        epochs: training epochs.
+        batch_size: training batch size.
+        learning_rate: Adam's learning rate.
+        seed: the Keras seed (weights and shuffling).
+
+    Returns:
+        The trained `keras.Sequential` named `"digit_judge"`.
+
+    Raises:
+        ValueError: for bad arguments, or if `x_train` and `y_train` differ in length.
+    """
+    import keras
+
+    epochs = v.positive_int("epochs", epochs)
+    batch_size = v.positive_int("batch_size", batch_size)
+    learning_rate = v.positive_float("learning_rate", learning_rate)
+    seed = v.seed("seed", seed, allow_none=False)
+    x_train = v.unit_interval_array("x_train", x_train, dtype="float32")
+    y_train = np.asarray(y_train)
+    if x_train.ndim != 2 or y_train.shape != (len(x_train),):
+        raise ValueError(
+            "x_train must be flat images (N, D) and y_train their N labels. Received: "
+            f"x_train.shape={x_train.shape}, y_train.shape={y_train.shape}"
+        )
+    keras.utils.set_random_seed(seed)
+    judge = keras.Sequential([keras.Input(shape=(x_train.shape[1],)),
+                              keras.layers.Dense(128, activation="relu"),
+                              keras.layers.Dense(10, activation="softmax")], name="digit_judge")
+    judge.compile(optimizer=keras.optimizers.Adam(learning_rate),
+                  loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    judge.fit(x_train, y_train, epochs=epochs, batch_size=batch_size, verbose=0)
+    return judge
+
+
+def judge_probabilities(judge, images, binarize=True):
+    """The judge's p(y | x) for flat images, shape (N, 10).
+
+    Args:
+        judge: a classifier from `train_digit_judge`.
+        images: flat images, shape (N, 784), values in [0, 1].
+        binarize: threshold the images at 0.5 first (generated images are grey
+            probabilities; the judge is asked about the binary digits they stand for).
+
+    Returns:
+        float32 array of shape (N, 10); rows sum to 1.
+    """
+    images = v.unit_interval_array("images", images, dtype="float32")
+    if binarize:
+        images = (images > 0.5).astype("float32")
+    return judge.predict(images, batch_size=1000, verbose=0)
+
+
+def digit_likeness(judge, images, binarize=True):
+    """Mean over images of the judge's top-class probability: near 1 for clear digits.
+
+    Args:
+        judge: a classifier from `train_digit_judge`.
+        images: flat images, shape (N, 784), values in [0, 1].
+        binarize: as in `judge_probabilities`.
+
+    Returns:
+        float in [0.1, 1].
+    """
+    return float(judge_probabilities(judge, images, binarize).max(axis=1).mean())
+
+
 def _bernoulli_log_likelihood(x, probs):
     p = np.clip(probs.astype("float64"), _EPS, 1 - _EPS)
     return np.sum(x * np.log(p) + (1 - x) * np.log(1 - p), axis=-1)
@@ -238,7 +415,7 @@ def vae_negative_elbo(encoder, decoder, x, n_samples=1, seed=0, batch_size=1000)
     batch_size = v.positive_int("batch_size", batch_size)
     x = v.unit_interval_array("x", x)
     mean, log_var = _encode(encoder, x, batch_size)
-    kl = -0.5 * np.sum(1 + log_var - mean**2 - np.exp(log_var), axis=-1)
+    kl = gaussian_kl(mean, log_var)
     rng = np.random.default_rng(seed)
     rec = np.zeros(len(x))
     for _ in range(n_samples):
@@ -271,7 +448,7 @@ def vae_elbo_terms(encoder, decoder, x, n_samples=1, seed=0, batch_size=1000):
     batch_size = v.positive_int("batch_size", batch_size)
     x = v.unit_interval_array("x", x)
     mean, log_var = _encode(encoder, x, batch_size)
-    kl = -0.5 * np.sum(1 + log_var - mean**2 - np.exp(log_var), axis=-1)
+    kl = gaussian_kl(mean, log_var)
     return vae_negative_elbo(encoder, decoder, x, n_samples, seed, batch_size) - kl, kl
 
 
@@ -469,3 +646,66 @@ def gradient_sharpness(x):
     a = _as_images(x)
     h, w = a.shape[1:]
     return (np.sum(np.diff(a, axis=1) ** 2, axis=(1, 2)) + np.sum(np.diff(a, axis=2) ** 2, axis=(1, 2))) / (h * w)
+
+
+def _features_and_labels(features_name, features, labels_name, labels):
+    """Returns `features` (2-D, dtype kept) and `labels` (1-D), one label per row."""
+    features, labels = np.asarray(features), np.asarray(labels)
+    if features.ndim != 2:
+        raise ValueError(f"{features_name} must be a 2-D array (samples, features). "
+                         f"Received: {features_name} with shape {features.shape}")
+    if labels.ndim != 1 or len(labels) != len(features):
+        raise ValueError(f"{labels_name} must be a 1-D array with one label per row of "
+                         f"{features_name} ({len(features)}). "
+                         f"Received: {labels_name} with shape {labels.shape}")
+    return features, labels
+
+
+def linear_probe_accuracy(features_train, y_train, features_test, y_test, *, max_iter=1000):
+    """Test accuracy of a linear probe: standardization + logistic regression.
+
+    The usual measure of how much label information a representation (autoencoder
+    codes, PCA coordinates, raw pixels) holds in linearly readable form: fit
+    `make_pipeline(StandardScaler(), LogisticRegression(max_iter=max_iter))` from
+    scikit-learn on the training features and labels, then score it on the test
+    ones. The features keep their dtype (float32 codes are scaled in float32).
+
+    Args:
+        features_train: training features, shape (N, D).
+        y_train: training labels, shape (N,), at least two classes.
+        features_test: test features, shape (M, D), same D.
+        y_test: test labels, shape (M,).
+        max_iter: iterations of the L-BFGS solver (positive int).
+
+    Returns:
+        float in [0, 1]: the fraction of test rows whose label is predicted correctly.
+
+    Raises:
+        ValueError: for features that are not 2-D, labels that are not 1-D or do not
+            have one label per row, train and test features of different widths, or
+            a bad `max_iter`.
+
+    Example:
+        >>> import numpy as np
+        >>> from aebook.metrics import linear_probe_accuracy
+        >>> f = np.array([[0.0], [1.0], [10.0], [11.0]])
+        >>> linear_probe_accuracy(f, [0, 0, 1, 1], f, [0, 0, 1, 1])
+        1.0
+    """
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    max_iter = v.positive_int("max_iter", max_iter)
+    features_train, y_train = _features_and_labels("features_train", features_train,
+                                                   "y_train", y_train)
+    features_test, y_test = _features_and_labels("features_test", features_test,
+                                                 "y_test", y_test)
+    if features_test.shape[1] != features_train.shape[1]:
+        raise ValueError(
+            "features_test must have as many columns as features_train "
+            f"({features_train.shape[1]}). Received: features_test with shape "
+            f"{features_test.shape}")
+    clf = make_pipeline(StandardScaler(), LogisticRegression(max_iter=max_iter))
+    clf.fit(features_train, y_train)
+    return float(clf.score(features_test, y_test))

@@ -11,6 +11,29 @@ them; the VAE wants a loss summed over pixels,
 
 All arguments are validated up front; a bad one raises `ValueError` naming it,
 e.g. `latent_dim must be a positive int. Received: latent_dim=0`.
+
+Argument names follow one rule across builders, layers and functions:
+
+- the input: `input_dim` (an int, the size of a flat input) for builders whose
+  network is dense only; `input_shape` (a tuple without the batch axis, as in
+  `keras.Input(shape=...)`) for builders that also take images
+  (`build_conv_autoencoder`, `build_denoising_autoencoder`);
+- an argument has the same name in a builder as in the layer or function it is
+  passed to: the corruption is `noise` and `level` in `build_denoising_autoencoder`,
+  the `Corruption` layer and `aebook.data.corrupt` (the builder's old keyword
+  `noise_level` still works, with a `DeprecationWarning`); the KL weight is `beta`
+  in the VAE builders, `compose_vae` and `KLDivergence`; convolutions take
+  `kernel_size` and `filters`, as in Keras;
+- the one exception: a penalty weight is `sparsity_weight` or `contractive_weight`
+  in a builder, where a bare `weight` would be ambiguous, and `weight` in the layer
+  that adds that one penalty (`KLSparsity`, `L1Sparsity`, `ContractiveDense`);
+- activations are anything `keras.activations.get` accepts (a name such as
+  `"relu"`, `"swish"`, `"gelu"`, or a callable), except where a layer needs a
+  derivative it knows (`ContractiveDense`).
+
+`compose_vae(encoder, decoder)` turns any encoder that outputs `[z_mean, z_log_var]`
+and any decoder of the latent space into a VAE; `build_vae` and
+`build_conditional_vae` are built on it.
 """
 
 from typing import NamedTuple
@@ -18,7 +41,7 @@ from typing import NamedTuple
 import keras
 import numpy as np
 
-from aebook import _validation as v
+from aebook import validation as v
 from aebook import layers as L
 from aebook.data import NOISE_TYPES
 
@@ -220,9 +243,10 @@ def build_conv_autoencoder(input_shape=(28, 28, 1), filters=(32, 64), latent_dim
 
 
 def build_denoising_autoencoder(input_shape=(784,), latent_dim=64, hidden_dims=(256,),
-                                noise="gaussian", noise_level=0.5, seed=None,
+                                noise="gaussian", level=0.5, seed=None,
                                 activation="relu", output_activation="sigmoid",
-                                filters=(32, 64), upsampling="transpose", clip=None):
+                                filters=(32, 64), upsampling="transpose", clip=None,
+                                kernel_size=3, **kwargs):
     """A denoising autoencoder (Vincent et al. 2008): corrupt in training, rebuild clean.
 
     The autoencoder is `x -> Corruption -> encoder -> decoder`. The `Corruption`
@@ -237,7 +261,8 @@ def build_denoising_autoencoder(input_shape=(784,), latent_dim=64, hidden_dims=(
         latent_dim: code size (for a conv network, None keeps the feature map).
         hidden_dims: hidden layer sizes of the dense encoder (mirrored).
         noise: `"gaussian"`, `"salt_and_pepper"` or `"masking"`.
-        noise_level: standard deviation (gaussian) or fraction of pixels (others).
+        level: standard deviation (gaussian) or fraction of pixels (others), as
+            in the `Corruption` layer and `aebook.data.corrupt`.
         seed: seed of the corruption layer.
         activation: activation of the hidden layers (and the dense code layer).
         output_activation: activation of the reconstruction.
@@ -247,6 +272,8 @@ def build_denoising_autoencoder(input_shape=(784,), latent_dim=64, hidden_dims=(
             None (the default) clips only when `output_activation="sigmoid"`, i.e.
             for data in [0, 1]; with any other output activation (e.g. `"linear"`
             for standardized tabular data) the corrupted inputs are not clipped.
+        kernel_size: size of the square conv kernels (conv networks only).
+        **kwargs: only `noise_level=`, the deprecated old name of `level`.
 
     Returns:
         `AutoencoderParts`; the encoder and decoder do not corrupt. The autoencoder
@@ -254,31 +281,34 @@ def build_denoising_autoencoder(input_shape=(784,), latent_dim=64, hidden_dims=(
 
     Raises:
         ValueError: for a bad argument.
+        TypeError: for an unknown keyword, or both `level` and `noise_level`.
     """
+    level, level_name = v.renamed_argument("build_denoising_autoencoder", kwargs,
+                                           "noise_level", "level", level, 0.5)
     input_shape = v.input_shape("input_shape", input_shape)
     v.choice("noise", noise, NOISE_TYPES)
     if noise == "gaussian":
-        noise_level = v.non_negative_float("noise_level", noise_level)
+        level = v.non_negative_float(level_name, level)
     else:
-        noise_level = v.fraction("noise_level", noise_level)
+        level = v.fraction(level_name, level)
     v.activation("activation", activation)
     v.activation("output_activation", output_activation)
     seed = v.seed("seed", seed)
+    clip = v.flag("clip", clip, allow_none=True)
     if clip is None:
         clip = output_activation == "sigmoid"
-    elif not isinstance(clip, bool):
-        v._fail("clip", "None, True or False", clip)
+    kernel_size = v.positive_int("kernel_size", kernel_size)
     if len(input_shape) == 1:
         latent_dim = v.positive_int("latent_dim", latent_dim)
         hidden_dims = v.positive_int_tuple("hidden_dims", hidden_dims, allow_empty=True)
         encoder, decoder = _dense_parts(input_shape[0], hidden_dims, latent_dim, activation,
                                         activation, output_activation)
     else:
-        input_shape, filters, latent_dim, _ = _check_conv_args(input_shape, filters, latent_dim,
-                                                               3, upsampling)
-        encoder, decoder = _conv_parts(input_shape, filters, latent_dim, 3, activation,
+        input_shape, filters, latent_dim, kernel_size = _check_conv_args(
+            input_shape, filters, latent_dim, kernel_size, upsampling)
+        encoder, decoder = _conv_parts(input_shape, filters, latent_dim, kernel_size, activation,
                                        output_activation, upsampling)
-    corruption = L.Corruption(noise, noise_level, seed=seed, clip=clip, name="corruption")
+    corruption = L.Corruption(noise, level, seed=seed, clip=clip, name="corruption")
     return AutoencoderParts(encoder, decoder,
                             _compose(encoder, decoder, "denoising_autoencoder", pre=corruption))
 
@@ -347,7 +377,10 @@ def build_vae(input_dim=784, hidden_dims=(512,), latent_dim=2, activation="relu"
     autoencoder: x -> encoder -> `KLDivergence(beta)` (adds beta * KL(q || N(0, I)))
     -> `Sampling` (z = mean + sigma * eps) -> decoder -> probabilities.
     Compile with `loss=aebook.losses.sum_binary_crossentropy`: the training loss
-    is then the negative ELBO in nats per image (for beta = 1).
+    is then the negative ELBO in nats per image (for beta = 1). The autoencoder is
+    `compose_vae(encoder, decoder, beta=beta, seed=seed, name="vae")`; use
+    `compose_vae` directly for an encoder or decoder of your own (e.g.
+    convolutional).
 
     Args:
         input_dim: size of a flat input with values in [0, 1].
@@ -381,11 +414,106 @@ def build_vae(input_dim=784, hidden_dims=(512,), latent_dim=2, activation="relu"
     x = _dense_stack(x, reversed(hidden_dims), activation, "decoder")
     outputs = keras.layers.Dense(input_dim, activation="sigmoid", name="reconstruction")(x)
     decoder = keras.Model(latent, outputs, name="decoder")
+    return AutoencoderParts(encoder, decoder,
+                            compose_vae(encoder, decoder, beta=beta, seed=seed, name="vae"))
 
-    inputs = keras.Input(shape=(input_dim,), name="x")
-    stats = L.KLDivergence(beta, name="kl_divergence")(encoder(inputs))
+
+def _model_io(role, model):
+    """The symbolic input and output tensors of a functional or Sequential model, as lists."""
+    requirement = "a keras.Model with known inputs and outputs (functional or Sequential)"
+    if not isinstance(model, keras.Model):
+        v.fail(role, requirement, model)
+    try:
+        inputs, outputs = model.inputs, model.outputs
+    except (AttributeError, ValueError):
+        inputs = outputs = None
+    if not inputs or not outputs:
+        raise ValueError(f"{role} must be {requirement}. Received: {role}={model!r}, "
+                         "a model whose inputs are not defined (build it from keras.Input)")
+    return list(inputs), list(outputs)
+
+
+def _shapes(tensors):
+    return [tuple(t.shape) for t in tensors]
+
+
+def compose_vae(encoder, decoder, *, beta=1.0, seed=None, name="vae"):
+    """Makes a variational autoencoder of any encoder and decoder (Kingma & Welling 2014).
+
+    vae(x) = decoder(Sampling(KLDivergence(beta)(encoder(x)))): the encoder gives
+    the diagonal Gaussian q(z|x) as `[z_mean, z_log_var]`; `KLDivergence` adds
+    beta * KL(q(z|x) || N(0, I)) (batch mean) to the loss; `Sampling` draws
+    z = z_mean + exp(z_log_var / 2) * eps; the decoder maps z back to an input. As
+    in `build_vae`, compile with a loss summed over pixels
+    (`aebook.losses.sum_binary_crossentropy` for a sigmoid decoder) to train on
+    the negative ELBO. The result saves to `.keras` and loads like any model of
+    aebook's layers (import `aebook` first).
+
+    Conditional VAEs work the same way: an encoder with inputs `[x, c]` (any number
+    of conditioning inputs after `x`) and a decoder with inputs `[z, c]` give a VAE
+    with inputs `[x, c]` that passes `c` to both (`build_conditional_vae`).
+
+    Example, a convolutional encoder and decoder:
+
+    >>> enc_in = keras.Input((8, 8, 1))
+    >>> h = keras.layers.Flatten()(keras.layers.Conv2D(4, 3, strides=2, padding="same")(enc_in))
+    >>> encoder = keras.Model(enc_in, [keras.layers.Dense(2)(h), keras.layers.Dense(2)(h)])
+    >>> dec_in = keras.Input((2,))
+    >>> h = keras.layers.Reshape((4, 4, 1))(keras.layers.Dense(16)(dec_in))
+    >>> out = keras.layers.Conv2DTranspose(1, 3, strides=2, padding="same",
+    ...                                    activation="sigmoid")(h)
+    >>> vae = compose_vae(encoder, keras.Model(dec_in, out), seed=0, name="conv_vae")
+    >>> vae.name, vae.output_shape
+    ('conv_vae', (None, 8, 8, 1))
+
+    Args:
+        encoder: a functional (or Sequential) `keras.Model` with outputs
+            `[z_mean, z_log_var]`, both of shape (batch, latent_dim).
+        decoder: a functional (or Sequential) `keras.Model` whose (first) input
+            has shape (batch, latent_dim).
+        beta: weight of the KL term (1: the VAE; > 1: a beta-VAE), keyword only.
+        seed: seed of the `Sampling` layer, keyword only.
+        name: name of the returned model, keyword only.
+
+    Returns:
+        An uncompiled functional `keras.Model` named `name`, with the encoder's
+        inputs (same shapes and names) and the decoder's output. It shares its
+        weights with `encoder` and `decoder`.
+
+    Raises:
+        ValueError: for a bad argument: a model that is not a functional or
+            Sequential `keras.Model`, an encoder without exactly two outputs of the
+            same shape (batch, latent_dim), a decoder whose input does not have
+            that shape, or conditioning inputs that differ between the two.
+    """
+    beta = v.non_negative_float("beta", beta)
+    seed = v.seed("seed", seed)
+    if not isinstance(name, str) or not name:
+        v.fail("name", "a non-empty str", name)
+    enc_in, enc_out = _model_io("encoder", encoder)
+    dec_in, _ = _model_io("decoder", decoder)
+    out_shapes = _shapes(enc_out)
+    if len(out_shapes) != 2 or out_shapes[0] != out_shapes[1] or len(out_shapes[0]) != 2:
+        raise ValueError(
+            "encoder must output [z_mean, z_log_var], two tensors of the same shape "
+            f"(batch, latent_dim). Received: encoder with output shapes {out_shapes}"
+        )
+    enc_shapes, dec_shapes = _shapes(enc_in), _shapes(dec_in)
+    expected = [out_shapes[0], *enc_shapes[1:]]
+    if [d[1:] for d in dec_shapes] != [e[1:] for e in expected]:
+        what = "the latent shape (batch, latent_dim)"
+        if len(enc_shapes) > 1:
+            what = "[z, *conditioning inputs] with the shapes of the encoder's extra inputs"
+        raise ValueError(
+            f"decoder's inputs must be {what}, i.e. {expected}. "
+            f"Received: decoder with input shapes {dec_shapes}"
+        )
+    inputs = [keras.Input(shape=t.shape[1:], dtype=t.dtype, name=t.name) for t in enc_in]
+    conditions = inputs[1:]
+    stats = L.KLDivergence(beta, name="kl_divergence")(encoder(inputs if conditions else inputs[0]))
     z = L.Sampling(seed=seed, name="sampling")(stats)
-    return AutoencoderParts(encoder, decoder, keras.Model(inputs, decoder(z), name="vae"))
+    outputs = decoder([z, *conditions] if conditions else z)
+    return keras.Model(inputs if conditions else inputs[0], outputs, name=name)
 
 
 def build_conditional_vae(input_dim=784, num_classes=10, hidden_dims=(512,), latent_dim=2,
@@ -438,13 +566,8 @@ def build_conditional_vae(input_dim=784, num_classes=10, hidden_dims=(512,), lat
     x = _dense_stack(x, reversed(hidden_dims), activation, "decoder")
     outputs = keras.layers.Dense(input_dim, activation="sigmoid", name="reconstruction")(x)
     decoder = keras.Model([z_in, y_dec], outputs, name="decoder")
-
-    x_in = keras.Input(shape=(input_dim,), name="x")
-    y_in = keras.Input(shape=(num_classes,), name="y")
-    stats = L.KLDivergence(beta, name="kl_divergence")(encoder([x_in, y_in]))
-    z = L.Sampling(seed=seed, name="sampling")(stats)
-    autoencoder = keras.Model([x_in, y_in], decoder([z, y_in]), name="cvae")
-    return AutoencoderParts(encoder, decoder, autoencoder)
+    return AutoencoderParts(encoder, decoder,
+                            compose_vae(encoder, decoder, beta=beta, seed=seed, name="cvae"))
 
 
 def sample_conditional(decoder, labels, seed=0, batch_size=256):
@@ -577,6 +700,34 @@ def build_contractive_autoencoder(input_dim=784, latent_dim=64, contractive_weig
     decoder = keras.Model(latent, outputs, name="decoder")
     return AutoencoderParts(encoder, decoder,
                             _compose(encoder, decoder, "contractive_autoencoder"))
+
+
+def dense_param_counts(sizes):
+    """Parameters of each `Dense` layer of a stack of the given widths.
+
+    A `Dense(m)` layer on an input of width n has a weight matrix (n, m) and a bias
+    (m,): n m + m parameters. The architecture chapter derives it.
+
+    Args:
+        sizes: widths from input to output, e.g. `[784, 32, 784]` (at least two
+            positive ints).
+
+    Returns:
+        list of ints, one per layer (`len(sizes) - 1` of them); their sum is the
+        stack's `count_params()`.
+
+    Raises:
+        ValueError: if `sizes` is not a list or tuple of at least two positive ints.
+
+    Example:
+        >>> from aebook.models import dense_param_counts
+        >>> dense_param_counts([784, 32, 784])
+        [25120, 25872]
+    """
+    if not isinstance(sizes, (list, tuple)) or len(sizes) < 2:
+        v.fail("sizes", "a list or tuple of at least two positive ints", sizes)
+    sizes = v.positive_int_tuple("sizes", tuple(sizes))
+    return [n * m + m for n, m in zip(sizes[:-1], sizes[1:], strict=True)]
 
 
 def init_output_bias(decoder, x, layer_name="reconstruction", eps=1e-3):

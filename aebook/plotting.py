@@ -3,7 +3,7 @@
 import matplotlib.pyplot as plt
 import numpy as np
 
-from aebook import _validation as v
+from aebook import validation as v
 
 BOOK_STYLE = {
     "figure.dpi": 100,
@@ -98,7 +98,7 @@ def plot_image_rows(rows, row_labels=None, n=10, image_shape=None, scale=1.0):
     """
     n = v.positive_int("n", n)
     if not isinstance(rows, (list, tuple)) or not rows:
-        v._fail("rows", "a non-empty list of image arrays", rows)
+        v.fail("rows", "a non-empty list of image arrays", rows)
     rows = [_to_images(images, image_shape, name=f"rows[{r}]") for r, images in enumerate(rows)]
     n = min(n, *(len(images) for images in rows))
     fig, axes = plt.subplots(len(rows), n, figsize=(scale * n, scale * len(rows) + 0.3),
@@ -434,4 +434,39 @@ def plot_features(weights, n=64, ncols=16, image_shape=(28, 28), title=None, sca
     if title:
         ax.set_title(title)
     fig.tight_layout(pad=0.2)
+    return fig
+
+
+def plot_score_curves(curves, title=None):
+    """ROC and precision-recall curves of several anomaly scores, side by side.
+
+    Args:
+        curves: dict mapping a label (e.g. `"autoencoder"`) to a tuple
+            `(is_anomaly, scores)`; each curve is computed with scikit-learn's
+            `roc_curve` and `precision_recall_curve`, and the legend shows its
+            AUROC and average precision (AP).
+        title: optional figure title.
+
+    Returns:
+        The `Figure`.
+    """
+    from sklearn.metrics import average_precision_score, precision_recall_curve, roc_auc_score, roc_curve
+
+    if not isinstance(curves, dict) or not curves:
+        v.fail("curves", "a non-empty dict of label -> (is_anomaly, scores)", curves)
+    fig, (ax_roc, ax_pr) = plt.subplots(1, 2, figsize=(8, 3.4))
+    for label, (y, s) in curves.items():
+        fpr, tpr, _ = roc_curve(y, s)
+        precision, recall, _ = precision_recall_curve(y, s)
+        ax_roc.plot(fpr, tpr, label=f"{label} (AUROC {roc_auc_score(y, s):.3f})")
+        ax_pr.plot(recall, precision, label=f"{label} (AP {average_precision_score(y, s):.3f})")
+        ax_pr.axhline(np.mean(y), ls=":", lw=0.8, color=ax_pr.lines[-1].get_color())
+    ax_roc.plot([0, 1], [0, 1], ls="--", lw=0.8, color="grey")
+    ax_roc.set(xlabel="false-positive rate", ylabel="detection rate (TPR)", title="ROC")
+    ax_pr.set(xlabel="recall", ylabel="precision", title="precision-recall", ylim=(0, 1.02))
+    ax_roc.legend(loc="lower right")
+    ax_pr.legend(loc="lower left")
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
     return fig

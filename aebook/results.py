@@ -201,7 +201,7 @@ def plot_benchmarks(rows, ncols=3):
     """
     import matplotlib.pyplot as plt
 
-    from aebook import _validation as v
+    from aebook import validation as v
 
     ncols = v.positive_int("ncols", ncols)
     nrows = -(-len(rows) // ncols)

@@ -1,12 +1,14 @@
 """Train reference configurations on full MNIST and compare them with published numbers.
 
-Each benchmark (a "task") is one function below; it trains with a longer budget than
-a chapter can afford, measures its metrics on the full test set (or a stated subset),
+Each benchmark (a "task") is a recipe, a frozen dataclass holding everything that
+defines the run (sizes, epochs, batch size, learning rate, CPU budget), and a function
+that trains with it, measures its metrics on the full test set (or a stated subset),
 and returns rows for the results table `book/_data/benchmarks.csv`, shown by the
-book's "Results" appendix (`book/results.md`). Columns: task, metric, ours, published,
-citation (a key of `book/references.bib`), cpu_minutes (CPU time of this process for
-the task), epochs (actually trained), machine (cores, threads, torch and keras
-versions) and notes.
+book's "Results" appendix (`book/results.md`). The published numbers the rows are
+compared with, and their citations, are in one table, `PUBLISHED`. Columns:
+task, metric, ours, published, citation (a key of `book/references.bib`),
+cpu_minutes (CPU time of this process for the task), epochs (actually trained),
+machine (cores, threads, torch and keras versions) and notes.
 
 Usage (from the repository root, with AEBOOK_DATA_DIR set):
 
@@ -21,12 +23,16 @@ status is 1 if a task raised or produced a non-finite number, else 0.
 
 import argparse
 import csv
+import dataclasses
+import functools
 import math
 import os
 import sys
 import tempfile
 import time
 import traceback
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -34,71 +40,274 @@ import numpy as np
 import aebook  # noqa: F401  (before keras: selects the torch backend)
 import keras
 from aebook import baselines, layers, losses, metrics, models
+from aebook.callbacks import CPUTimeLimit
 from aebook.data import DynamicBinarization, corrupt, load_fashion_mnist, load_mnist
+from aebook.results import COLUMNS
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_CSV = ROOT / "book" / "_data" / "benchmarks.csv"
-FIELDS = ["task", "metric", "ours", "published", "citation", "cpu_minutes", "epochs",
-          "machine", "notes"]
+FIELDS = list(COLUMNS)  # the columns that `aebook.results.read_benchmarks` expects
+PCA_COMPONENTS = 32  # one PCA fit serves every PCA-k with k <= 32
+MIN_IWAE_K = 500  # fewer importance samples do not estimate the NLL (except --quick)
 
 
-# ---------------------------------------------------------------- helpers
+# ---------------------------------------------------------------- published numbers
 
 
-class CPUTimeLimit(keras.callbacks.Callback):
-    """Stops training once the process has used a budget of CPU time.
+@dataclass(frozen=True)
+class Published:
+    """A work a row is compared with: its number (None: cited for the method or the
+    data only, no number for this setting), its key in `book/references.bib`, and
+    what the number is."""
 
-    CPU time (`time.process_time()`, all threads of this process) is counted from
-    the start of `fit`. At the end of each epoch, training stops if the next epoch
-    (assumed as long as the last one) would overrun the budget; within an epoch it
-    stops after the batch that crosses the budget. `epochs_done` is the number of
-    epochs trained, fractional when an epoch was cut short.
-
-    Args:
-        minutes: CPU-time budget in minutes (positive float).
-
-    Raises:
-        ValueError: for a bad `minutes`.
-    """
-
-    def __init__(self, minutes):
-        super().__init__()
-        if isinstance(minutes, bool) or not isinstance(minutes, (int, float)) or not minutes > 0:
-            raise ValueError(f"minutes must be a positive float. Received: minutes={minutes!r}")
-        self.minutes = float(minutes)
-        self.epochs_done = 0.0
-        self.stopped = False
-
-    def _used(self):
-        return time.process_time() - self._start
-
-    def on_train_begin(self, logs=None):
-        self._start = time.process_time()
-        self.epochs_done, self.stopped, self._steps = 0.0, False, 0
-
-    def on_epoch_begin(self, epoch, logs=None):
-        self._epoch_start, self._steps = self._used(), 0
-
-    def on_train_batch_end(self, batch, logs=None):
-        self._steps += 1
-        if self._used() > 60.0 * self.minutes:
-            self.model.stop_training = self.stopped = True
-
-    def on_epoch_end(self, epoch, logs=None):
-        steps = self.params.get("steps") or self._steps
-        self.epochs_done += min(1.0, self._steps / max(1, steps))
-        used = self._used()
-        last = epoch + 1 >= self.params.get("epochs", math.inf)  # nothing left to stop
-        if not last and used + (used - self._epoch_start) > 60.0 * self.minutes:
-            self.model.stop_training = self.stopped = True
+    value: float | None
+    citation: str
+    what: str
 
 
-def machine():
-    """Cores, threads, torch and keras versions, e.g. `2 cores, 1 thread, torch 2.13.0`."""
-    import torch
+PUBLISHED = {
+    "hinton_pca": Published(13.87, "hinton2006reducing",
+                            "PCA-30 on MNIST, test squared error per image."),
+    "hinton_deep": Published(3.00, "hinton2006reducing",
+                             "RBM-pretrained deep autoencoder 784-1000-500-250-30 on MNIST, "
+                             "test squared error per image."),
+    "vae_nll_pythae": Published(89.8, "chadebec2022pythae",
+                                "Pythae's VAE on binarized MNIST, NLL with 200 importance "
+                                "samples (89.78, reproducing Rezende and Mohamed's 89.9). "
+                                "Target <= 90."),
+    "vae_nll_burda": Published(86.76, "burda2016importance",
+                               "Burda et al.'s VAE (1 stochastic layer, k=1 training, 3280 "
+                               "passes over the data) on dynamically binarized MNIST, NLL with "
+                               "k=5000."),
+    "pca": Published(None, "pearson1901lines", "PCA, the baseline."),
+    "denoising": Published(None, "vincent2008extracting", "Denoising autoencoders, the method."),
+    "ssim": Published(None, "wang2004image", "SSIM, the metric."),
+    "fashion_mnist": Published(None, "xiao2017fashion", "Fashion-MNIST, the outlier data."),
+}
+"""Every published number and citation of the table, by name."""
 
-    return (f"{os.cpu_count()} cores, {torch.get_num_threads()} thread(s), "
-            f"torch {torch.__version__}, keras {keras.__version__}")
+
+# ---------------------------------------------------------------- recipes
+
+
+def _option(default, flag, help="", check=None, choices=None):
+    """A recipe field that is also the command-line option `flag`."""
+    return field(default=default,
+                 metadata={"flag": flag, "help": help, "check": check, "choices": choices})
+
+
+# (test, message) pairs for `_option(check=...)`
+POSITIVE_INT = (lambda x: x > 0, "must be a positive int")
+NON_NEGATIVE_INT = (lambda x: x >= 0, "must be >= 0")
+POSITIVE = (lambda x: x > 0, "must be positive")
+NON_NEGATIVE = (lambda x: x >= 0, "must be >= 0")
+BELOW_ONE = (lambda x: 0 <= x < 1, "must be in [0, 1)")
+
+
+@dataclass(frozen=True)
+class HintonPCARecipe:
+    components: int = 30  # PCA-30, unclipped projection of the full test set
+
+
+@dataclass(frozen=True)
+class HintonDeepRecipe:
+    """Deep autoencoder 784-1000-500-250-30 (`build_deep_autoencoder()`'s defaults)."""
+
+    epochs: int = _option(14, "--deep-epochs", check=POSITIVE_INT)
+    batch_size: int = _option(128, "--deep-batch-size", check=POSITIVE_INT)
+    lr: float = _option(2e-3, "--deep-lr", "peak lr, cosine decay to 0", POSITIVE)
+    loss: str = _option("bce", "--deep-loss", choices=("bce", "sse"))
+    weight_decay: float = _option(0.0, "--deep-weight-decay", "> 0: AdamW", NON_NEGATIVE)
+    noise: float = _option(0.0, "--deep-noise",
+                           "fraction of training-input pixels masked to 0 (0: none)", BELOW_ONE)
+    finetune_epochs: int = _option(
+        3, "--deep-finetune-epochs",
+        "epochs of summed-squared-error fine-tuning after the first phase", NON_NEGATIVE_INT)
+    finetune_batch_size: int = _option(1024, "--deep-finetune-batch-size", check=POSITIVE_INT)
+    finetune_lr: float = _option(3e-4, "--deep-finetune-lr", check=POSITIVE)
+    cpu_minutes: float = 15.0  # both phases together
+    quick_train: int = 2048
+    quick_test: int = 1000
+    train_error_images: int = 10000
+
+    def describe(self, epochs, finetune_epochs):
+        """The recipe in words, with the epochs actually scheduled."""
+        wd = f"W (weight decay {self.weight_decay:g})" if self.weight_decay else ""
+        noise = (f", masking noise {self.noise:g} on the training inputs" if self.noise
+                 else "")
+        text = (f"Adam{wd}{noise}, {epochs} epochs {self.loss.upper()} batch "
+                f"{self.batch_size} lr {self.lr:g} (1-epoch warm-up, cosine to 0)")
+        if finetune_epochs:
+            text += (f" + {finetune_epochs} epochs SSE fine-tuning batch "
+                     f"{self.finetune_batch_size} lr {self.finetune_lr:g} cosine to 0")
+        return text
+
+
+@dataclass(frozen=True)
+class VAERecipe:
+    """VAE with a Bernoulli decoder on dynamically binarized MNIST."""
+
+    epochs: int = _option(80, "--vae-epochs", check=POSITIVE_INT)
+    batch_size: int = _option(128, "--vae-batch-size", check=POSITIVE_INT)
+    lr: float = _option(1e-3, "--vae-lr", check=POSITIVE)
+    latent_dim: int = _option(32, "--vae-latent-dim", check=POSITIVE_INT)
+    iwae_k: int = _option(MIN_IWAE_K, "--iwae-k", f"importance samples per image (>= "
+                          f"{MIN_IWAE_K})")
+    iwae_images: int = _option(0, "--iwae-images", "test images; 0: all 10000",
+                               NON_NEGATIVE_INT)
+    hidden_dims: tuple = (512, 256)
+    cpu_minutes: float = 45.0
+    quick_train: int = 2048
+    quick_elbo_images: int = 500
+    quick_iwae_images: int = 100
+    quick_k: int = 10
+
+
+@dataclass(frozen=True)
+class SeedConfigRecipe:
+    """The seed article's model (784-128-64-32 ReLU, MSE, Adam, batch 256), shared by
+    `seed_model`, `probe` and `ood`."""
+
+    hidden_dims: tuple = (128, 64)
+    latent_dim: int = 32
+    latent_activation: str = "relu"
+    optimizer: str = "adam"
+    loss: str = "mse"
+    epochs: int = 20
+    batch_size: int = 256
+    quick_train: int = 4096
+    quick_test: int = 1000  # also the validation data of its training
+
+
+SEED_CONFIG = SeedConfigRecipe()
+
+
+@dataclass(frozen=True)
+class DenoisingRecipe:
+    noises: tuple = (("gaussian", 0.5, "Gaussian sigma=0.5"),
+                     ("salt_and_pepper", 0.2, "salt-and-pepper 0.2"))  # (noise, level, label)
+    hidden_dims: tuple = (256,)
+    latent_dim: int = 64
+    optimizer: str = "adam"
+    loss: str = "binary_crossentropy"
+    epochs: int = 20
+    batch_size: int = 128
+    cpu_minutes: float = 5.0  # per model
+    quick_train: int = 2048
+    quick_test: int = 300
+
+
+@dataclass(frozen=True)
+class ProbeRecipe:
+    autoencoder: SeedConfigRecipe = SEED_CONFIG
+    max_iter: int = 1000
+    quick_max_iter: int = 200
+    quick_train: int = 2048
+    quick_test: int = 1000
+
+
+@dataclass(frozen=True)
+class OODRecipe:
+    autoencoder: SeedConfigRecipe = SEED_CONFIG
+    quick_test: int = 1000  # as many Fashion-MNIST as MNIST test images
+
+
+def _options(recipe):
+    """The fields of `recipe` that are command-line options."""
+    return [f for f in dataclasses.fields(recipe) if "flag" in f.metadata]
+
+
+def _dest(f):
+    return f.metadata["flag"].lstrip("-").replace("-", "_")
+
+
+def recipe_from_args(recipe, args):
+    """`recipe` with the values of its command-line options in `args`."""
+    return dataclasses.replace(recipe, **{f.name: getattr(args, _dest(f))
+                                          for f in _options(recipe)})
+
+
+# ---------------------------------------------------------------- run, data, CPU time
+
+
+@dataclass(frozen=True)
+class Run:
+    """The options shared by every task: quick mode, seed, CPU-budget override."""
+
+    quick: bool = False
+    seed: int = 0
+    time_limit_minutes: float | None = None
+
+    def epochs(self, full):
+        return 1 if self.quick else full
+
+    def cpu_budget(self, recipe_minutes):
+        """CPU minutes of one training: `--time-limit-minutes`, or the recipe's."""
+        return self.time_limit_minutes or recipe_minutes
+
+
+@functools.cache
+def mnist():
+    return load_mnist()
+
+
+@functools.cache
+def fashion_mnist():
+    return load_fashion_mnist()
+
+
+@functools.cache
+def pca():
+    """PCA fitted on all 60000 training images (also in quick mode: it takes seconds);
+    its first k axes are PCA-k for every k <= `PCA_COMPONENTS`."""
+    return baselines.fit_pca(mnist()[0][0], PCA_COMPONENTS)
+
+
+def mnist_train(run, n_quick):
+    """MNIST training images and labels; the first `n_quick` in quick mode."""
+    x, y = mnist()[0]
+    return (x[:n_quick], y[:n_quick]) if run.quick else (x, y)
+
+
+def mnist_test(run, n_quick):
+    """MNIST test images and labels; the first `n_quick` in quick mode."""
+    x, y = mnist()[1]
+    return (x[:n_quick], y[:n_quick]) if run.quick else (x, y)
+
+
+def cpu_minutes_since(start, extra_seconds=0.0):
+    return (time.process_time() - start + extra_seconds) / 60.0
+
+
+@dataclass(frozen=True)
+class TrainedModel:
+    parts: aebook.AutoencoderParts
+    started: float  # `time.process_time()` when its training began
+    cpu_seconds: float
+    epochs: int
+
+    def cpu_seconds_before(self, start):
+        """Its training CPU seconds if it was trained before `start` (by an earlier
+        task), else 0 (then the caller's own clock, started at `start`, counts them)."""
+        return self.cpu_seconds if self.started < start else 0.0
+
+
+@functools.cache
+def seed_config_autoencoder(run, recipe=SEED_CONFIG):
+    """aebook's copy of the seed model, trained once per run, shared by several tasks."""
+    x, _ = mnist_train(run, recipe.quick_train)
+    x_test, _ = mnist_test(run, recipe.quick_test)
+    keras.utils.set_random_seed(run.seed)
+    parts = aebook.build_deep_autoencoder(hidden_dims=recipe.hidden_dims,
+                                          latent_dim=recipe.latent_dim,
+                                          latent_activation=recipe.latent_activation)
+    parts.autoencoder.compile(optimizer=recipe.optimizer, loss=recipe.loss)
+    start = time.process_time()
+    history = parts.autoencoder.fit(x, x, epochs=run.epochs(recipe.epochs),
+                                    batch_size=recipe.batch_size, shuffle=True,
+                                    validation_data=(x_test, x_test), verbose=0)
+    return TrainedModel(parts, start, time.process_time() - start,
+                        len(history.history["loss"]))
 
 
 def cosine(lr, steps, warmup_steps=0):
@@ -110,203 +319,142 @@ def cosine(lr, steps, warmup_steps=0):
     return keras.optimizers.schedules.CosineDecay(lr, decay_steps=max(1, steps))
 
 
-class Context:
-    """Shared state of one run: data (loaded once), budgets, a PCA and cached models."""
-
-    def __init__(self, args):
-        self.args = args
-        self.quick = args.quick
-        self.seed = args.seed
-        self._cache = {}
-
-    def cached(self, key, make):
-        if key not in self._cache:
-            self._cache[key] = make()
-        return self._cache[key]
-
-    def mnist(self):
-        return self.cached("mnist", load_mnist)
-
-    def fashion(self):
-        return self.cached("fashion", load_fashion_mnist)
-
-    def train(self, n_quick=2048):
-        """MNIST training images and labels; the first `n_quick` in quick mode."""
-        (x, y), _ = self.mnist()
-        return (x[:n_quick], y[:n_quick]) if self.quick else (x, y)
-
-    def test(self, n_quick=1000):
-        _, (x, y) = self.mnist()
-        return (x[:n_quick], y[:n_quick]) if self.quick else (x, y)
-
-    def pca(self):
-        """PCA with 32 components fitted on all 60000 training images (also in quick mode:
-        it takes seconds); its first k axes are PCA-k for every k <= 32."""
-        return self.cached("pca", lambda: baselines.fit_pca(self.mnist()[0][0], 32))
-
-    def epochs(self, full):
-        return 1 if self.quick else full
-
-    def limit(self, default_minutes):
-        return self.args.time_limit_minutes or default_minutes
-
-    def seed_config_autoencoder(self):
-        """aebook's copy of the seed model (784-128-64-32, MSE, Adam, batch 256), trained
-        once and shared by `seed_model`, `probe` and `ood`. Returns (parts, seconds, epochs)."""
-        def make():
-            x, _ = self.train(4096)
-            x_test, _ = self.test()
-            keras.utils.set_random_seed(self.seed)
-            parts = aebook.build_deep_autoencoder(hidden_dims=(128, 64), latent_dim=32,
-                                                  latent_activation="relu")
-            parts.autoencoder.compile(optimizer="adam", loss="mse")
-            start = time.process_time()
-            self._cache["seed_ae_at"] = time.process_time()
-            history = parts.autoencoder.fit(x, x, epochs=self.epochs(20), batch_size=256,
-                                            shuffle=True, validation_data=(x_test, x_test),
-                                            verbose=0)
-            return parts, time.process_time() - start, len(history.history["loss"])
-        return self.cached("seed_ae", make)
-
-    def seed_config_cpu_seconds(self, call_start):
-        """CPU seconds to add for the shared autoencoder when it was trained by an earlier
-        task (a task that trained it itself already counts it since `call_start`)."""
-        parts, seconds, epochs = self.seed_config_autoencoder()
-        return seconds if self._trained_before(call_start) else 0.0
-
-    def _trained_before(self, call_start):
-        return self._cache.get("seed_ae_at", call_start) < call_start
+def _predict(model, x, batch_size=1000):
+    return model.predict(x, batch_size=batch_size, verbose=0)
 
 
-def row(task, metric, ours, published="", citation="", cpu_minutes=None, epochs="",
-        notes=""):
+def _dims(hidden_dims, latent_dim):
+    """`784-512-256-32` for hidden_dims (512, 256) and latent_dim 32."""
+    return "-".join(map(str, (784, *hidden_dims, latent_dim)))
+
+
+def machine():
+    """Cores, threads, torch and keras versions, e.g. `2 cores, 1 thread, torch 2.13.0`."""
+    import torch
+
+    return (f"{os.cpu_count()} cores, {torch.get_num_threads()} thread(s), "
+            f"torch {torch.__version__}, keras {keras.__version__}")
+
+
+def row(task, metric, ours, source=None, cpu_minutes=None, epochs="", notes=""):
+    """One row of the table; `source` is an entry of `PUBLISHED` (or None)."""
+    published = "" if source is None or source.value is None else source.value
     return {"task": task, "metric": metric, "ours": ours, "published": published,
-            "citation": citation, "cpu_minutes": cpu_minutes, "epochs": epochs, "notes": notes}
+            "citation": source.citation if source else "", "cpu_minutes": cpu_minutes,
+            "epochs": epochs, "notes": notes}
 
 
 # ---------------------------------------------------------------- tasks
 
 
-def hinton_pca(ctx):
+def hinton_pca(run, recipe):
     """PCA-30 test squared error per image (summed over pixels), as Hinton & Salakhutdinov
     (2006) report it: the raw linear projection, not clipped to [0, 1]."""
-    x_test = ctx.mnist()[1][0]  # always the full test set: it costs nothing
-    x_hat = baselines.pca_project(ctx.pca(), x_test, n_components=30, clip=False)
+    x_test = mnist()[1][0]  # always the full test set: it costs nothing
+    x_hat = baselines.pca_project(pca(), x_test, n_components=recipe.components, clip=False)
     error = metrics.per_sample_squared_error(x_test, x_hat).mean()
-    return [row("hinton_pca", "test squared error per image, PCA-30", error, 13.87,
-                "hinton2006reducing", epochs="",
+    return [row("hinton_pca", f"test squared error per image, PCA-{recipe.components}", error,
+                PUBLISHED["hinton_pca"],
                 notes="PCA fitted on all 60000 training images, unclipped projection of all "
                       "10000 test images.")]
 
 
-def hinton_deep(ctx):
+def hinton_deep(run, recipe):
     """Deep autoencoder 784-1000-500-250-30 (ReLU, linear code, sigmoid output) trained with
     Adam and a cosine schedule, optionally fine-tuned on the summed squared error."""
-    a = ctx.args
-    x, _ = ctx.train(2048)
-    x_test, _ = ctx.test()
-    keras.utils.set_random_seed(ctx.seed)
+    r = recipe
+    x, _ = mnist_train(run, r.quick_train)
+    x_test, _ = mnist_test(run, r.quick_test)
+    keras.utils.set_random_seed(run.seed)
     parts = aebook.build_deep_autoencoder()
     models.init_output_bias(parts.decoder, x)
-    epochs, ft_epochs = ctx.epochs(a.deep_epochs), ctx.epochs(a.deep_finetune_epochs)
-    if a.deep_finetune_epochs == 0:
-        ft_epochs = 0
-    loss_fn = {"bce": "binary_crossentropy", "sse": losses.sum_squared_error}
     # the model that is trained: optional masking noise in front (a denoising regularizer,
     # the identity at test time); it shares every weight with `parts.autoencoder`
     trained = parts.autoencoder
-    if a.deep_noise:
+    if r.noise:
         inputs = keras.Input(shape=(x.shape[1],))
-        noisy = layers.Corruption("masking", a.deep_noise, seed=ctx.seed)(inputs)
+        noisy = layers.Corruption("masking", r.noise, seed=run.seed)(inputs)
         trained = keras.Model(inputs, parts.autoencoder(noisy), name="denoising_trainer")
-    total_minutes = ctx.limit(15.0)
-    steps = math.ceil(len(x) / a.deep_batch_size)
+    # phases: (epochs, loss, peak lr, batch size)
+    phases = [(run.epochs(r.epochs), r.loss, r.lr, r.batch_size)]
+    if r.finetune_epochs:
+        phases.append((run.epochs(r.finetune_epochs), "sse", r.finetune_lr,
+                       r.finetune_batch_size))
+    loss_fn = {"bce": "binary_crossentropy", "sse": losses.sum_squared_error}
+    total_minutes = run.cpu_budget(r.cpu_minutes)
     done, stopped = 0.0, False
-    phases = [(epochs, a.deep_loss, a.deep_lr, a.deep_batch_size, steps)]
-    if ft_epochs:
-        phases.append((ft_epochs, "sse", a.deep_finetune_lr, a.deep_finetune_batch_size,
-                       math.ceil(len(x) / a.deep_finetune_batch_size)))
     start = time.process_time()
-    for i, (n_epochs, loss, lr, batch_size, n_steps) in enumerate(phases):
-        remaining = total_minutes - (time.process_time() - start) / 60.0
-        share = n_epochs / sum(p[0] for p in phases[i:])
+    for i, (epochs, loss, lr, batch_size) in enumerate(phases):
+        remaining = total_minutes - cpu_minutes_since(start)
+        share = epochs / sum(p[0] for p in phases[i:])
         if remaining <= 0:  # a phase cut short by its share still leaves the next its own
             break
-        schedule = cosine(lr, n_epochs * n_steps, warmup_steps=n_steps if i == 0 else 0)
-        optimizer = (keras.optimizers.AdamW(schedule, weight_decay=a.deep_weight_decay)
-                     if a.deep_weight_decay else keras.optimizers.Adam(schedule))
+        steps = math.ceil(len(x) / batch_size)
+        schedule = cosine(lr, epochs * steps, warmup_steps=steps if i == 0 else 0)
+        optimizer = (keras.optimizers.AdamW(schedule, weight_decay=r.weight_decay)
+                     if r.weight_decay else keras.optimizers.Adam(schedule))
         trained.compile(optimizer=optimizer, loss=loss_fn[loss])
         limit = CPUTimeLimit(max(remaining * share, 1e-3) if i < len(phases) - 1 else remaining)
-        trained.fit(x, x, epochs=n_epochs, batch_size=batch_size, shuffle=True,
+        trained.fit(x, x, epochs=epochs, batch_size=batch_size, shuffle=True,
                     callbacks=[limit], verbose=0)
         done += limit.epochs_done
         stopped = stopped or limit.stopped
-    cpu = (time.process_time() - start) / 60.0
+    cpu = cpu_minutes_since(start)
     test_err = metrics.per_sample_squared_error(
-        x_test, parts.autoencoder.predict(x_test, batch_size=1000, verbose=0)).mean()
-    x_tr = x[:10000]
-    train_err = metrics.per_sample_squared_error(
-        x_tr, parts.autoencoder.predict(x_tr, batch_size=1000, verbose=0)).mean()
-    wd = f"W (weight decay {a.deep_weight_decay:g})" if a.deep_weight_decay else ""
-    extras = f", masking noise {a.deep_noise:g} on the training inputs" if a.deep_noise else ""
-    recipe = (f"Adam{wd}{extras}, "
-              f"{epochs} epochs {a.deep_loss.upper()} batch {a.deep_batch_size} lr {a.deep_lr:g} "
-              f"(1-epoch warm-up, cosine to 0)")
-    if ft_epochs:
-        recipe += (f" + {ft_epochs} epochs SSE fine-tuning batch {a.deep_finetune_batch_size} "
-                   f"lr {a.deep_finetune_lr:g} cosine to 0")
-    notes = (f"{recipe}; CPU budget {total_minutes:g} min"
+        x_test, _predict(parts.autoencoder, x_test)).mean()
+    x_tr = x[:r.train_error_images]
+    train_err = metrics.per_sample_squared_error(x_tr, _predict(parts.autoencoder, x_tr)).mean()
+    description = r.describe(phases[0][0], phases[1][0] if len(phases) > 1 else 0)
+    notes = (f"{description}; CPU budget {total_minutes:g} min"
              f"{' (hit: training stopped early)' if stopped else ''}; train squared error "
              f"{train_err:.2f} (first {len(x_tr)} training images); no pretraining (the paper "
              f"pretrains with RBMs).")
     return [row("hinton_deep", "test squared error per image, 784-1000-500-250-30", test_err,
-                3.00, "hinton2006reducing", cpu, f"{done:.1f}", notes)]
+                PUBLISHED["hinton_deep"], cpu, f"{done:.1f}", notes)]
 
 
-def vae_nll(ctx):
+def vae_nll(run, recipe):
     """VAE on dynamically binarized MNIST: test negative ELBO and IWAE NLL (k >= 500)."""
-    a = ctx.args
-    x, _ = ctx.train(2048)
-    x_test_full = ctx.mnist()[1][0]
-    n_elbo = 500 if ctx.quick else len(x_test_full)
-    n_iwae = 100 if ctx.quick else min(a.iwae_images or len(x_test_full), len(x_test_full))
-    k = 10 if ctx.quick else a.iwae_k
+    r = recipe
+    x, _ = mnist_train(run, r.quick_train)
+    x_test_full = mnist()[1][0]
+    n_all = len(x_test_full)
+    n_elbo = r.quick_elbo_images if run.quick else n_all
+    n_iwae = r.quick_iwae_images if run.quick else min(r.iwae_images or n_all, n_all)
+    k = r.quick_k if run.quick else r.iwae_k
     # one fixed (seeded) binarization of the test set, as in Burda et al.
-    rng = np.random.default_rng(ctx.seed)
+    rng = np.random.default_rng(run.seed)
     x_test = (rng.random(x_test_full.shape, dtype="float32") < x_test_full).astype("float32")
-    keras.utils.set_random_seed(ctx.seed)
-    parts = aebook.build_vae(hidden_dims=(512, 256), latent_dim=a.vae_latent_dim, seed=ctx.seed)
-    epochs = ctx.epochs(a.vae_epochs)
-    data = DynamicBinarization(x, batch_size=a.vae_batch_size, seed=ctx.seed)
+    keras.utils.set_random_seed(run.seed)
+    parts = aebook.build_vae(hidden_dims=r.hidden_dims, latent_dim=r.latent_dim, seed=run.seed)
+    epochs = run.epochs(r.epochs)
+    data = DynamicBinarization(x, batch_size=r.batch_size, seed=run.seed)
     parts.autoencoder.compile(
-        optimizer=keras.optimizers.Adam(cosine(a.vae_lr, epochs * len(data))),
+        optimizer=keras.optimizers.Adam(cosine(r.lr, epochs * len(data))),
         loss=losses.sum_binary_crossentropy)
-    limit = CPUTimeLimit(ctx.limit(45.0))
+    limit = CPUTimeLimit(run.cpu_budget(r.cpu_minutes))
     start = time.process_time()
     parts.autoencoder.fit(data, epochs=epochs, callbacks=[limit], verbose=0)
     elbo = metrics.vae_negative_elbo(parts.encoder, parts.decoder, x_test[:n_elbo],
-                                     seed=ctx.seed).mean()
+                                     seed=run.seed).mean()
     nll = metrics.iwae_negative_log_likelihood(parts.encoder, parts.decoder, x_test[:n_iwae],
-                                               k=k, seed=ctx.seed).mean()
-    cpu = (time.process_time() - start) / 60.0
-    arch = (f"VAE 784-512-256-{a.vae_latent_dim} (ReLU, Bernoulli decoder), Adam lr "
-            f"{a.vae_lr:g} cosine, batch {a.vae_batch_size}, dynamic binarization of the "
-            f"training set each epoch; test set binarized once (seed {ctx.seed})")
-    subset = "" if n_iwae == len(x_test_full) else f" on the first {n_iwae} test images"
+                                               k=k, seed=run.seed).mean()
+    cpu = cpu_minutes_since(start)
+    arch = (f"VAE {_dims(r.hidden_dims, r.latent_dim)} (ReLU, Bernoulli decoder), Adam lr "
+            f"{r.lr:g} cosine, batch {r.batch_size}, dynamic binarization of the "
+            f"training set each epoch; test set binarized once (seed {run.seed})")
+    subset = "" if n_iwae == n_all else f" on the first {n_iwae} test images"
     epochs_done = f"{limit.epochs_done:.1f}"
     nll_metric = f"test NLL by IWAE bound, k={k} (nats), {n_iwae} images"
     nll_notes = (f"Importance-sampled -log p(x) with k={k} samples per image"
                  f"{subset or ' on all test images'}.")
     return [
-        row("vae_nll", f"test negative ELBO (nats), {n_elbo} images", elbo, "", "", cpu,
+        row("vae_nll", f"test negative ELBO (nats), {n_elbo} images", elbo, None, cpu,
             epochs_done, f"{arch}. The training objective, an upper bound on the NLL below; "
             "no published number on this exact setting."),
-        row("vae_nll", nll_metric, nll, 89.8, "chadebec2022pythae", cpu, epochs_done,
-            f"{nll_notes} Published: Pythae's VAE on binarized MNIST, NLL with 200 "
-            "importance samples (89.78, reproducing Rezende and Mohamed's 89.9). Target <= 90."),
-        row("vae_nll", nll_metric, nll, 86.76, "burda2016importance", cpu, epochs_done,
-            f"{nll_notes} Published: Burda et al.'s VAE (1 stochastic layer, k=1 training, "
-            "3280 passes over the data) on dynamically binarized MNIST, NLL with k=5000."),
+        *(row("vae_nll", nll_metric, nll, PUBLISHED[key], cpu, epochs_done,
+              f"{nll_notes} Published: {PUBLISHED[key].what}")
+          for key in ("vae_nll_pythae", "vae_nll_burda")),
     ]
 
 
@@ -324,138 +472,149 @@ def _seed_code_autoencoder():
     return autoencoder
 
 
-def seed_model(ctx):
+def seed_model(run, recipe):
     """The seed's model (784-128-64-32, MSE, Adam, 20 epochs, batch 256) vs PCA-32, and the
     seed's own Keras code vs `aebook.build_deep_autoencoder`, trained in one process."""
-    x, _ = ctx.train(4096)
-    x_test, _ = ctx.test()
+    x, _ = mnist_train(run, recipe.quick_train)
+    x_test, _ = mnist_test(run, recipe.quick_test)
     start = time.process_time()
-    keras.utils.set_random_seed(ctx.seed)
+    keras.utils.set_random_seed(run.seed)
     seed_ae = _seed_code_autoencoder()
     t0 = time.process_time()
-    history = seed_ae.fit(x, x, epochs=ctx.epochs(20), batch_size=256, shuffle=True,
-                          validation_data=(x_test, x_test), verbose=0)
+    history = seed_ae.fit(x, x, epochs=run.epochs(recipe.epochs), batch_size=recipe.batch_size,
+                          shuffle=True, validation_data=(x_test, x_test), verbose=0)
     seed_seconds = time.process_time() - t0
-    parts, ours_seconds, ours_epochs = ctx.seed_config_autoencoder()
-    mse_seed = metrics.per_sample_mse(x_test, seed_ae.predict(x_test, verbose=0)).mean()
-    mse_ours = metrics.per_sample_mse(
-        x_test, parts.autoencoder.predict(x_test, verbose=0)).mean()
+    ours = seed_config_autoencoder(run, recipe)
+    mse_seed = metrics.per_sample_mse(x_test, _predict(seed_ae, x_test, None)).mean()
+    mse_ours = metrics.per_sample_mse(x_test, _predict(ours.parts.autoencoder, x_test,
+                                                       None)).mean()
     mse_pca = metrics.per_sample_mse(
-        x_test, baselines.pca_project(ctx.pca(), x_test, 32, clip=True)).mean()
-    cpu = (time.process_time() - start + ctx.seed_config_cpu_seconds(start)) / 60.0
+        x_test, baselines.pca_project(pca(), x_test, recipe.latent_dim, clip=True)).mean()
+    cpu = cpu_minutes_since(start, ours.cpu_seconds_before(start))
     epochs = len(history.history["loss"])
     return [
-        row("seed_model", "test MSE per pixel, seed Keras code", mse_seed, "", "", cpu, epochs,
+        row("seed_model", "test MSE per pixel, seed Keras code", mse_seed, None, cpu, epochs,
             "Plain keras.Model copy of the seed article's code: 784-128-64-32 ReLU, mirrored "
             "decoder, sigmoid output, MSE, Adam, batch 256."),
-        row("seed_model", "test MSE per pixel, aebook.build_deep_autoencoder", mse_ours, "", "",
-            cpu, ours_epochs,
-            "build_deep_autoencoder(hidden_dims=(128, 64), latent_dim=32, "
-            "latent_activation='relu'), same recipe and seed."),
-        row("seed_model", "test MSE per pixel, PCA-32", mse_pca, "", "pearson1901lines", cpu, "",
+        row("seed_model", "test MSE per pixel, aebook.build_deep_autoencoder", mse_ours, None,
+            cpu, ours.epochs,
+            f"build_deep_autoencoder(hidden_dims={recipe.hidden_dims}, "
+            f"latent_dim={recipe.latent_dim}, latent_activation="
+            f"{recipe.latent_activation!r}), same recipe and seed."),
+        row("seed_model", f"test MSE per pixel, PCA-{recipe.latent_dim}", mse_pca,
+            PUBLISHED["pca"], cpu, "",
             "PCA fitted on all training images, projection clipped to [0, 1]."),
-        row("seed_model", "CPU time ratio aebook / seed code", ours_seconds / seed_seconds, "", "",
-            cpu, epochs, f"Training CPU time: seed code {seed_seconds:.0f} s, aebook "
-            f"{ours_seconds:.0f} s (same process, one after the other)."),
+        row("seed_model", "CPU time ratio aebook / seed code", ours.cpu_seconds / seed_seconds,
+            None, cpu, epochs, f"Training CPU time: seed code {seed_seconds:.0f} s, aebook "
+            f"{ours.cpu_seconds:.0f} s (same process, one after the other)."),
     ]
 
 
-def denoising(ctx):
+def denoising(run, recipe):
     """Denoising autoencoders (Gaussian sigma=0.5; salt-and-pepper 0.2): PSNR and SSIM gain
     of the denoised test images over the noisy ones."""
-    x, _ = ctx.train(2048)
-    x_test, _ = ctx.test(300)
+    r = recipe
+    x, _ = mnist_train(run, r.quick_train)
+    x_test, _ = mnist_test(run, r.quick_test)
     rows = []
-    for noise, level, label in [("gaussian", 0.5, "Gaussian sigma=0.5"),
-                                ("salt_and_pepper", 0.2, "salt-and-pepper 0.2")]:
+    for noise, level, label in r.noises:
         start = time.process_time()
-        keras.utils.set_random_seed(ctx.seed)
-        parts = aebook.build_denoising_autoencoder(latent_dim=64, hidden_dims=(256,),
-                                                   noise=noise, noise_level=level, seed=ctx.seed)
+        keras.utils.set_random_seed(run.seed)
+        parts = aebook.build_denoising_autoencoder(latent_dim=r.latent_dim,
+                                                   hidden_dims=r.hidden_dims, noise=noise,
+                                                   level=level, seed=run.seed)
         models.init_output_bias(parts.decoder, x)
-        parts.autoencoder.compile(optimizer="adam", loss="binary_crossentropy")
-        limit = CPUTimeLimit(ctx.limit(5.0))
-        parts.autoencoder.fit(x, x, epochs=ctx.epochs(20), batch_size=128, shuffle=True,
-                              callbacks=[limit], verbose=0)
-        noisy = corrupt(x_test, noise, level, seed=ctx.seed + 1)
-        clean = parts.autoencoder.predict(noisy, batch_size=1000, verbose=0)
+        parts.autoencoder.compile(optimizer=r.optimizer, loss=r.loss)
+        limit = CPUTimeLimit(run.cpu_budget(r.cpu_minutes))
+        parts.autoencoder.fit(x, x, epochs=run.epochs(r.epochs), batch_size=r.batch_size,
+                              shuffle=True, callbacks=[limit], verbose=0)
+        noisy = corrupt(x_test, noise, level, seed=run.seed + 1)
+        clean = _predict(parts.autoencoder, noisy)
         psnr_noisy, psnr_clean = metrics.psnr(x_test, noisy).mean(), metrics.psnr(x_test, clean).mean()
         ssim_noisy, ssim_clean = metrics.ssim(x_test, noisy).mean(), metrics.ssim(x_test, clean).mean()
-        cpu = (time.process_time() - start) / 60.0
-        arch = (f"Dense 784-256-64 denoising AE, BCE, Adam, batch 128; {len(x_test)} test "
-                f"images")
+        cpu = cpu_minutes_since(start)
+        arch = (f"Dense {_dims(r.hidden_dims, r.latent_dim)} denoising AE, BCE, Adam, batch "
+                f"{r.batch_size}; {len(x_test)} test images")
+        epochs = f"{limit.epochs_done:.1f}"
         rows += [
-            row("denoising", f"PSNR gain (dB), {label}", psnr_clean - psnr_noisy, "",
-                "vincent2008extracting", cpu, f"{limit.epochs_done:.1f}",
+            row("denoising", f"PSNR gain (dB), {label}", psnr_clean - psnr_noisy,
+                PUBLISHED["denoising"], cpu, epochs,
                 f"{arch}; PSNR noisy {psnr_noisy:.2f} dB -> denoised {psnr_clean:.2f} dB."),
-            row("denoising", f"SSIM gain, {label}", ssim_clean - ssim_noisy, "",
-                "wang2004image", cpu, f"{limit.epochs_done:.1f}",
+            row("denoising", f"SSIM gain, {label}", ssim_clean - ssim_noisy,
+                PUBLISHED["ssim"], cpu, epochs,
                 f"{arch}; SSIM noisy {ssim_noisy:.3f} -> denoised {ssim_clean:.3f}."),
         ]
     return rows
 
 
-def _probe_accuracy(z_train, y_train, z_test, y_test, max_iter):
-    from sklearn.linear_model import LogisticRegression
-    from sklearn.pipeline import make_pipeline
-    from sklearn.preprocessing import StandardScaler
-
-    clf = make_pipeline(StandardScaler(), LogisticRegression(max_iter=max_iter))
-    clf.fit(z_train, y_train)
-    return float(clf.score(z_test, y_test))
-
-
-def probe(ctx):
+def probe(run, recipe):
     """Linear probe: logistic-regression accuracy of the 32-d codes vs PCA-32 codes."""
-    x, y = ctx.train(2048)
-    x_test, y_test = ctx.test()
+    x, y = mnist_train(run, recipe.quick_train)
+    x_test, y_test = mnist_test(run, recipe.quick_test)
     start = time.process_time()
-    parts, seconds, epochs = ctx.seed_config_autoencoder()
-    max_iter = 200 if ctx.quick else 1000
-    enc = lambda data: parts.encoder.predict(data, batch_size=1000, verbose=0)  # noqa: E731
-    acc_ae = _probe_accuracy(enc(x), y, enc(x_test), y_test, max_iter)
-    pca = ctx.pca()
-    acc_pca = _probe_accuracy(pca.transform(x)[:, :32], y, pca.transform(x_test)[:, :32],
-                              y_test, max_iter)
-    cpu = (time.process_time() - start + ctx.seed_config_cpu_seconds(start)) / 60.0
+    ae = seed_config_autoencoder(run, recipe.autoencoder)
+    max_iter = recipe.quick_max_iter if run.quick else recipe.max_iter
+    d = recipe.autoencoder.latent_dim
+    acc_ae = metrics.linear_probe_accuracy(_predict(ae.parts.encoder, x), y,
+                                           _predict(ae.parts.encoder, x_test), y_test,
+                                           max_iter=max_iter)
+    acc_pca = metrics.linear_probe_accuracy(pca().transform(x)[:, :d], y,
+                                            pca().transform(x_test)[:, :d], y_test,
+                                            max_iter=max_iter)
+    cpu = cpu_minutes_since(start, ae.cpu_seconds_before(start))
     note = (f"Standardized codes, scikit-learn LogisticRegression (max_iter={max_iter}), "
             f"trained on {len(x)} training images, {len(x_test)} test images")
     return [
-        row("probe", "linear-probe test accuracy, AE codes (32-d)", acc_ae, "", "", cpu, epochs,
-            f"{note}; encoder of the seed-config autoencoder (ReLU code)."),
-        row("probe", "linear-probe test accuracy, PCA-32 codes", acc_pca, "", "pearson1901lines",
+        row("probe", f"linear-probe test accuracy, AE codes ({d}-d)", acc_ae, None, cpu,
+            ae.epochs, f"{note}; encoder of the seed-config autoencoder (ReLU code)."),
+        row("probe", f"linear-probe test accuracy, PCA-{d} codes", acc_pca, PUBLISHED["pca"],
             cpu, "", note + "."),
     ]
 
 
-def ood(ctx):
+def ood(run, recipe):
     """Out-of-distribution detection: AUROC of MNIST (in) vs Fashion-MNIST (out) test
     images scored by reconstruction error, for the autoencoder and for PCA-32."""
     from sklearn.metrics import roc_auc_score
 
-    x_in, _ = ctx.test()
-    x_out = ctx.fashion()[1][0][:len(x_in)]
+    x_in, _ = mnist_test(run, recipe.quick_test)
+    x_out = fashion_mnist()[1][0][:len(x_in)]
     start = time.process_time()
-    parts, seconds, epochs = ctx.seed_config_autoencoder()
+    ae = seed_config_autoencoder(run, recipe.autoencoder)
+    d = recipe.autoencoder.latent_dim
     both = np.concatenate([x_in, x_out])
     is_out = np.r_[np.zeros(len(x_in)), np.ones(len(x_out))]
-    err_ae = metrics.per_sample_mse(both, parts.autoencoder.predict(both, batch_size=1000,
-                                                                    verbose=0))
-    err_pca = metrics.per_sample_mse(both, baselines.pca_project(ctx.pca(), both, 32))
-    cpu = (time.process_time() - start + ctx.seed_config_cpu_seconds(start)) / 60.0
+    err_ae = metrics.per_sample_mse(both, _predict(ae.parts.autoencoder, both))
+    err_pca = metrics.per_sample_mse(both, baselines.pca_project(pca(), both, d))
+    cpu = cpu_minutes_since(start, ae.cpu_seconds_before(start))
     note = (f"{len(x_in)} MNIST vs {len(x_out)} Fashion-MNIST test images, score = "
             f"reconstruction MSE")
     return [
         row("ood", "AUROC MNIST vs Fashion-MNIST, AE reconstruction error",
-            roc_auc_score(is_out, err_ae), "", "xiao2017fashion", cpu, epochs,
+            roc_auc_score(is_out, err_ae), PUBLISHED["fashion_mnist"], cpu, ae.epochs,
             f"{note}; seed-config autoencoder trained on MNIST."),
-        row("ood", "AUROC MNIST vs Fashion-MNIST, PCA-32 reconstruction error",
-            roc_auc_score(is_out, err_pca), "", "xiao2017fashion", cpu, "", note + "."),
+        row("ood", f"AUROC MNIST vs Fashion-MNIST, PCA-{d} reconstruction error",
+            roc_auc_score(is_out, err_pca), PUBLISHED["fashion_mnist"], cpu, "", note + "."),
     ]
 
 
-TASKS = {f.__name__: f for f in
-         [hinton_pca, hinton_deep, vae_nll, seed_model, denoising, probe, ood]}
+@dataclass(frozen=True)
+class Task:
+    """A task: its `function(run, recipe) -> rows` and its default recipe."""
+
+    function: Callable
+    recipe: object
+
+
+TASKS = {
+    "hinton_pca": Task(hinton_pca, HintonPCARecipe()),
+    "hinton_deep": Task(hinton_deep, HintonDeepRecipe()),
+    "vae_nll": Task(vae_nll, VAERecipe()),
+    "seed_model": Task(seed_model, SEED_CONFIG),
+    "denoising": Task(denoising, DenoisingRecipe()),
+    "probe": Task(probe, ProbeRecipe()),
+    "ood": Task(ood, OODRecipe()),
+}
 
 
 # ---------------------------------------------------------------- CSV and main
@@ -492,51 +651,35 @@ def parse_args(argv=None):
                    help=f"output CSV (default {DEFAULT_CSV.relative_to(ROOT)}; with --quick a "
                         f"file in the temporary folder)")
     p.add_argument("--seed", type=int, default=0)
+    budgets = ", ".join(f"{name} {task.recipe.cpu_minutes:g}" for name, task in TASKS.items()
+                        if hasattr(task.recipe, "cpu_minutes"))
     p.add_argument("--time-limit-minutes", type=float, default=None,
-                   help="CPU-time budget of each training (default per task: hinton_deep 15, "
-                        "vae_nll 25, denoising 5 per model)")
-    g = p.add_argument_group("hinton_deep recipe")
-    g.add_argument("--deep-epochs", type=int, default=14)
-    g.add_argument("--deep-batch-size", type=int, default=128)
-    g.add_argument("--deep-lr", type=float, default=2e-3, help="peak lr, cosine decay to 0")
-    g.add_argument("--deep-loss", choices=("bce", "sse"), default="bce")
-    g.add_argument("--deep-weight-decay", type=float, default=0.0, help="> 0: AdamW")
-    g.add_argument("--deep-noise", type=float, default=0.0,
-                   help="fraction of training-input pixels masked to 0 (0: none)")
-    g.add_argument("--deep-finetune-epochs", type=int, default=3,
-                   help="epochs of summed-squared-error fine-tuning after the first phase")
-    g.add_argument("--deep-finetune-batch-size", type=int, default=1024)
-    g.add_argument("--deep-finetune-lr", type=float, default=3e-4)
-    g = p.add_argument_group("vae_nll")
-    g.add_argument("--vae-epochs", type=int, default=80)
-    g.add_argument("--vae-batch-size", type=int, default=128)
-    g.add_argument("--vae-lr", type=float, default=1e-3)
-    g.add_argument("--vae-latent-dim", type=int, default=32)
-    g.add_argument("--iwae-k", type=int, default=500)
-    g.add_argument("--iwae-images", type=int, default=0, help="test images; 0: all 10000")
+                   help=f"CPU-time budget of each training (default per task: {budgets}; "
+                        f"denoising's is per model)")
+    for name, task in TASKS.items():
+        if not _options(task.recipe):
+            continue
+        group = p.add_argument_group(f"{name} recipe")
+        for f in _options(task.recipe):
+            help_text = f"{f.metadata['help']} (default {f.default})".lstrip()
+            group.add_argument(f.metadata["flag"], type=type(f.default), default=f.default,
+                               choices=f.metadata["choices"], help=help_text)
     args = p.parse_args(argv)
     only = [t.strip() for t in args.only.split(",") if t.strip()]
     unknown = [t for t in only if t not in TASKS]
     if unknown:
         p.error(f"unknown task(s) {', '.join(unknown)}; choose from {', '.join(TASKS)}")
     args.only = only or list(TASKS)
-    for name in ("deep_epochs", "deep_batch_size", "deep_finetune_batch_size", "vae_epochs",
-                 "vae_batch_size", "vae_latent_dim"):
-        if getattr(args, name) <= 0:
-            p.error(f"--{name.replace('_', '-')} must be a positive int")
-    if args.deep_finetune_epochs < 0 or args.iwae_images < 0:
-        p.error("--deep-finetune-epochs and --iwae-images must be >= 0")
-    if args.iwae_k < 500 and not args.quick:
-        p.error("--iwae-k must be at least 500 (the IWAE estimate of the NLL)")
-    for name in ("deep_lr", "deep_finetune_lr", "vae_lr"):
-        if not getattr(args, name) > 0:
-            p.error(f"--{name.replace('_', '-')} must be positive")
-    if args.deep_weight_decay < 0:
-        p.error("--deep-weight-decay must be >= 0")
-    if not 0 <= args.deep_noise < 1:
-        p.error("--deep-noise must be in [0, 1)")
-    if args.time_limit_minutes is not None and not args.time_limit_minutes > 0:
-        p.error("--time-limit-minutes must be positive")
+    for task in TASKS.values():
+        for f in _options(task.recipe):
+            if f.metadata["check"] is not None:
+                ok, message = f.metadata["check"]
+                if not ok(getattr(args, _dest(f))):
+                    p.error(f"{f.metadata['flag']} {message}")
+    if args.iwae_k < MIN_IWAE_K and not args.quick:
+        p.error(f"--iwae-k must be at least {MIN_IWAE_K} (the IWAE estimate of the NLL)")
+    if args.time_limit_minutes is not None and not 0 < args.time_limit_minutes < math.inf:
+        p.error("--time-limit-minutes must be positive (and finite)")
     if args.csv is None:
         args.csv = (Path(tempfile.gettempdir()) / "aebook_benchmarks_quick.csv" if args.quick
                     else DEFAULT_CSV)
@@ -545,22 +688,24 @@ def parse_args(argv=None):
 
 def main(argv=None):
     args = parse_args(argv)
-    ctx = Context(args)
+    run = Run(quick=args.quick, seed=args.seed, time_limit_minutes=args.time_limit_minutes)
+    seed_config_autoencoder.cache_clear()  # trained anew, and timed, by each call of main
     where = machine()
     rows, failures = [], []
     wall = time.perf_counter()
     for name in args.only:
         print(f"--- {name}", flush=True)
         start = time.process_time()
+        task = TASKS[name]
         try:
-            new = TASKS[name](ctx)
+            new = task.function(run, recipe_from_args(task.recipe, args))
         except Exception:  # report, keep going with the other tasks
             traceback.print_exc()
             failures.append(f"{name} raised")
             continue
         for r in new:
             if r["cpu_minutes"] is None:
-                r["cpu_minutes"] = (time.process_time() - start) / 60.0
+                r["cpu_minutes"] = cpu_minutes_since(start)
             if not math.isfinite(float(r["ours"])):
                 failures.append(f"{name}: {r['metric']} is {r['ours']}")
             r["notes"] = ("QUICK MODE (subsets, 1 epoch): not a result. " if args.quick

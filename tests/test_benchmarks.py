@@ -1,10 +1,13 @@
 """Tests of benchmarks/reproduce.py (quick mode, on MNIST) and of DynamicBinarization.
 
 The quick run reads MNIST and Fashion-MNIST through `AEBOOK_DATA_DIR`; it is skipped
-when the data are not on disk (the rest of the suite never reads them).
+when the data are not on disk (the rest of the suite never reads them). The script's
+CPU-time budget, `aebook.callbacks.CPUTimeLimit`, is tested in
+`test_callbacks_cpu_limit.py`.
 """
 
 import csv
+import dataclasses
 import importlib.util
 import math
 import os
@@ -15,8 +18,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-import keras
 from aebook.data import DynamicBinarization
+from aebook.results import COLUMNS, read_benchmarks
 
 ROOT = Path(__file__).resolve().parent.parent
 SCRIPT = ROOT / "benchmarks" / "reproduce.py"
@@ -28,7 +31,9 @@ def _data_available():
         (Path(folder) / f).exists() for f in ("mnist.npz", "fashion_mnist.npz"))
 
 
-def _load_script():
+@pytest.fixture(scope="module")
+def script():
+    """benchmarks/reproduce.py as a module (it is a script, not part of the package)."""
     spec = importlib.util.spec_from_file_location("reproduce", SCRIPT)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
@@ -59,7 +64,7 @@ EXPECTED = [
 
 
 @pytest.mark.skipif(not _data_available(), reason="needs AEBOOK_DATA_DIR with MNIST files")
-def test_quick_run_writes_every_row(tmp_path):
+def test_quick_run_writes_every_row(tmp_path, script):
     out = tmp_path / "bench.csv"
     result = subprocess.run(
         [sys.executable, str(SCRIPT), "--quick", "--csv", str(out)],
@@ -68,7 +73,8 @@ def test_quick_run_writes_every_row(tmp_path):
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     with open(out, newline="") as f:
         rows = list(csv.DictReader(f))
-    assert list(rows[0]) == _load_script().FIELDS
+    assert tuple(rows[0]) == COLUMNS
+    assert read_benchmarks(out) == rows  # the Results page can read it
     for task, words, low, high in sorted(set(EXPECTED)):
         matches = [r for r in rows if r["task"] == task and words in r["metric"]]
         assert len(matches) == EXPECTED.count((task, words, low, high)), (
@@ -82,15 +88,24 @@ def test_quick_run_writes_every_row(tmp_path):
             assert r["notes"].startswith("QUICK MODE")
     assert len(rows) == len(EXPECTED)
     bib = (ROOT / "book" / "references.bib").read_text()
+    published = {(p.value, p.citation) for p in script.PUBLISHED.values()}
     for r in rows:
         if r["citation"]:
             assert "{" + r["citation"] + "," in bib, r["citation"]
-        if r["published"]:
-            assert math.isfinite(float(r["published"]))
+        if r["published"]:  # every number comes from the table, with its citation
+            assert (float(r["published"]), r["citation"]) in published, r
 
 
-def test_quick_mode_does_not_default_to_the_book_csv():
-    module = _load_script()
+def test_published_numbers_are_cited(script):
+    bib = (ROOT / "book" / "references.bib").read_text()
+    for name, p in script.PUBLISHED.items():
+        assert "{" + p.citation + "," in bib, (name, p.citation)
+        assert p.value is None or (isinstance(p.value, float) and math.isfinite(p.value))
+        assert p.what.endswith("."), name
+
+
+def test_quick_mode_does_not_default_to_the_book_csv(script):
+    module = script
     args = module.parse_args(["--quick"])
     assert Path(args.csv) != module.DEFAULT_CSV
     assert Path(module.parse_args([]).csv) == module.DEFAULT_CSV
@@ -98,20 +113,38 @@ def test_quick_mode_does_not_default_to_the_book_csv():
         module.parse_args(["--only", "no_such_task"])
     with pytest.raises(SystemExit):
         module.parse_args(["--iwae-k", "10"])
+    module.parse_args(["--quick", "--iwae-k", "10"])  # quick mode uses its own small k
 
 
-def test_cpu_time_limit_stops_training(images):
-    module = _load_script()
-    with pytest.raises(ValueError, match="minutes"):
-        module.CPUTimeLimit(0)
-    x = images.reshape(len(images), -1)
-    model = keras.Sequential([keras.Input((784,)), keras.layers.Dense(784)])
-    model.compile(optimizer="adam", loss="mse")
-    limit = module.CPUTimeLimit(1e-9)
-    history = model.fit(x, x, epochs=5, batch_size=64, callbacks=[limit], verbose=0)
-    assert limit.stopped
-    assert len(history.history["loss"]) == 1
-    assert 0 < limit.epochs_done <= 1.0
+def test_command_line_options_are_the_recipes(script):
+    """Every recipe option's default is the recipe's; a flag changes that field only."""
+    defaults = script.parse_args([])
+    for task in script.TASKS.values():
+        assert script.recipe_from_args(task.recipe, defaults) == task.recipe
+    deep = script.TASKS["hinton_deep"].recipe
+    vae = script.TASKS["vae_nll"].recipe
+    args = script.parse_args(["--deep-lr", "1e-3", "--deep-finetune-epochs", "0",
+                              "--vae-latent-dim", "16", "--iwae-images", "200"])
+    assert script.recipe_from_args(deep, args) == dataclasses.replace(
+        deep, lr=1e-3, finetune_epochs=0)
+    assert script.recipe_from_args(vae, args) == dataclasses.replace(
+        vae, latent_dim=16, iwae_images=200)
+    for bad in (["--deep-epochs", "0"], ["--deep-noise", "1"], ["--vae-lr", "0"],
+                ["--iwae-images", "-1"], ["--deep-loss", "mae"],
+                ["--time-limit-minutes", "0"], ["--time-limit-minutes", "inf"]):
+        with pytest.raises(SystemExit):
+            script.parse_args(bad)
+
+
+def test_cpu_budget_and_shared_model_bookkeeping(script):
+    assert script.Run().cpu_budget(15.0) == 15.0
+    assert script.Run(time_limit_minutes=2.0).cpu_budget(15.0) == 2.0
+    assert script.Run(quick=True).epochs(20) == 1 and script.Run().epochs(20) == 20
+    # a shared model trained at CPU time 5 for 2 s is charged to a task started later
+    # (at 6), not to the task whose own clock (started at 5 or before) already counts it
+    trained = script.TrainedModel(parts=None, started=5.0, cpu_seconds=2.0, epochs=1)
+    assert trained.cpu_seconds_before(6.0) == 2.0
+    assert trained.cpu_seconds_before(5.0) == 0.0 and trained.cpu_seconds_before(4.0) == 0.0
 
 
 def test_dynamic_binarization(images):

@@ -27,6 +27,13 @@ ABSOLUTE = [
     # per-epoch time is still a time
     "from time import perf_counter\ns = perf_counter()\nepoch = (perf_counter() - s) / 3\n"
     "assert epoch < 1.0",
+    # the book's stopwatches: aebook.training.timed_fit and Timer
+    "from aebook.training import timed_fit\nhistory, seconds = timed_fit(m, x, x, epochs=2)\n"
+    "assert seconds < 60",
+    "from aebook.training import timed_fit\nsecs = {}\nfor k in (1, 2):\n"
+    "    _, secs[k] = timed_fit(m, x, x)\nassert max(secs.values()) / 2 < 9",
+    "from aebook.training import Timer\nwith Timer() as t:\n    pass\npca_seconds = t.seconds\n"
+    "assert pca_seconds < 1.0",
 ]
 RATIOS = [
     "import time\ns = time.perf_counter()\na = time.perf_counter() - s\n"
@@ -35,6 +42,8 @@ RATIOS = [
     "assert a / b < 0.8",
     "import time\ns = time.perf_counter()\na = time.perf_counter() - s\nb = a + 1\n"
     "per_epoch = {'x': a / 1, 'y': b / 3}\nassert per_epoch['x'] > 5 * per_epoch['y']",
+    "from aebook.training import Timer, timed_fit\nwith Timer() as t:\n    pass\n"
+    "_, fit_seconds = timed_fit(m, x, x)\nassert 3 * t.seconds < fit_seconds",
     # numbers that are not times
     "import numpy as np\nmse = float(np.mean([0.1, 0.2]))\nassert 0.1 < mse < 0.2",
 ]

@@ -9,7 +9,7 @@
 6. inf and nan hyper-parameters are rejected;
 7. plotting: fewer images than `n`, colour images.
 
-Every check is in `aebook._validation`; each test below failed before it was added.
+Every check is in `aebook.validation`; each test below failed before it was added.
 """
 
 import json
@@ -133,7 +133,7 @@ def test_unclipped_pca_accepts_any_scale(pixels):
 def test_denoising_autoencoder_with_linear_output_does_not_clip_corruption():
     x = np.random.default_rng(0).standard_normal((64, 8)).astype("float32")  # standardized
     parts = aebook.build_denoising_autoencoder(input_shape=(8,), latent_dim=2, hidden_dims=(),
-                                               noise_level=0.1, output_activation="linear",
+                                               level=0.1, output_activation="linear",
                                                seed=1)
     corruption = parts.autoencoder.get_layer("corruption")
     assert corruption.clip is False
@@ -172,7 +172,7 @@ def test_numpy_ints_reach_keras_as_python_ints():
         2, 8, 8, 1)
     dae = aebook.build_denoising_autoencoder(input_shape=(16,), latent_dim=np.int64(3),
                                              hidden_dims=(np.int64(8),), seed=np.int64(5),
-                                             noise_level=np.float32(0.2))
+                                             level=np.float32(0.2))
     corruption = dae.autoencoder.get_layer("corruption")
     assert type(corruption.seed) is int and type(corruption.level) is float
     json.dumps(dae.autoencoder.get_config())  # NumPy scalars would not serialize
@@ -276,7 +276,7 @@ NON_FINITE_CALLS = {
     "cvae beta": lambda b: aebook.build_conditional_vae(beta=b),
     "sparsity_weight": lambda b: aebook.build_sparse_autoencoder(sparsity_weight=b),
     "contractive_weight": lambda b: aebook.build_contractive_autoencoder(contractive_weight=b),
-    "noise_level": lambda b: aebook.build_denoising_autoencoder(noise_level=b),
+    "builder level": lambda b: aebook.build_denoising_autoencoder(level=b),
     "level": lambda b: data.corrupt(np.zeros((2, 4), "float32"), "gaussian", b),
     "blur level": lambda b: data.corrupt(np.zeros((2, 4), "float32"), "blur", b),
     "layer level": lambda b: layers.Corruption("gaussian", b),

@@ -1,0 +1,73 @@
+"""Training helpers shared by the chapters: a stopwatch and a timed `fit`.
+
+Every chapter that compares training costs measures them the same way: wall-clock
+seconds around one `model.fit` call, with the book's one-line progress bar and no
+per-epoch log. `timed_fit` is that measurement, written once; `Timer` times anything
+else (a PCA fit, a prediction) with the same clock.
+"""
+
+import time
+
+from aebook import validation as v
+from aebook.callbacks import progress_callback
+
+
+class Timer:
+    """Wall-clock stopwatch for a `with` block (`time.perf_counter`).
+
+    Attributes:
+        seconds: elapsed seconds, set when the block exits (`None` before).
+
+    Example:
+        >>> from aebook.training import Timer
+        >>> with Timer() as t:
+        ...     total = sum(range(1000))
+        >>> t.seconds >= 0.0
+        True
+    """
+
+    def __init__(self):
+        self.seconds = None
+        self._start = None
+
+    def __enter__(self):
+        self._start = time.perf_counter()
+        return self
+
+    def __exit__(self, *exc_info):
+        self.seconds = time.perf_counter() - self._start
+        return False
+
+    def __repr__(self):
+        return f"Timer(seconds={self.seconds!r})"
+
+
+def timed_fit(model, x, y, *, progress=True, callbacks=None, **fit_kwargs):
+    """`model.fit(x, y, ...)` with the book's progress bar, timed.
+
+    The model must be compiled. `verbose` is 0 unless given (the progress bar is one
+    line that updates in place, so a chapter's HTML page shows one block of training
+    output, not a line per epoch).
+
+    Args:
+        model: a compiled `keras.Model`.
+        x: inputs, e.g. `x_train` of shape (N, 784).
+        y: targets; `x_train` again for an autoencoder.
+        progress: add `aebook.callbacks.progress_callback()` to the callbacks.
+        callbacks: more Keras callbacks, run after the progress bar.
+        **fit_kwargs: passed to `model.fit` (`epochs`, `batch_size`, `shuffle`,
+            `validation_data`, ...).
+
+    Returns:
+        `(history, seconds)`: the `keras.callbacks.History` of the run and its
+        wall-clock duration in seconds.
+
+    Raises:
+        ValueError: if `progress` is not True or False.
+    """
+    progress = v.flag("progress", progress)
+    callbacks = ([progress_callback()] if progress else []) + list(callbacks or [])
+    fit_kwargs.setdefault("verbose", 0)
+    with Timer() as timer:
+        history = model.fit(x, y, callbacks=callbacks, **fit_kwargs)
+    return history, timer.seconds
