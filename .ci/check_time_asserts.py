@@ -11,7 +11,9 @@ The check is static and works by dimensional analysis over each notebook's code 
 
 * a call of ``time.perf_counter``, ``time.time``, ``time.monotonic``,
   ``time.process_time`` (or their ``_ns`` forms, or ``timeit``) has the dimension of a
-  time, T^1;
+  time, T^1; so do the book's own stopwatches: the second element of
+  ``aebook.training.timed_fit(...)``'s ``(history, seconds)``, and ``t.seconds`` after
+  ``with Timer() as t:``;
 * a name, attribute, subscript target or function return value assigned from an
   expression takes that expression's dimension (containers take the dimension of what
   they hold; unpacking a tuple keeps each element's dimension when it can be seen);
@@ -42,6 +44,10 @@ TIME_FUNCS = {
     "timeit",
     "default_timer",
 }
+# aebook's timing helpers: return dimensions of functions, and context managers whose
+# `.seconds` attribute is a time
+LIBRARY_RETURNS = {"timed_fit": (0, 1)}
+TIMER_CLASSES = {"Timer"}
 # functions whose result has the dimension of their (first) argument
 KEEP_FUNCS = {
     "min",
@@ -91,7 +97,7 @@ class Dimensions(ast.NodeVisitor):
 
     def __init__(self):
         self.env = {}  # name -> dimension (int)
-        self.returns = {}  # function name -> dimension or tuple of dimensions
+        self.returns = dict(LIBRARY_RETURNS)  # function -> dimension or tuple of them
         self.changed = False
 
     # -- expressions -------------------------------------------------------------------
@@ -247,6 +253,14 @@ class Dimensions(ast.NodeVisitor):
 
     def visit_NamedExpr(self, node):
         self.assign(node.target, self.dim(node.value))
+        self.generic_visit(node)
+
+    def visit_With(self, node):
+        for item in node.items:
+            call = item.context_expr
+            if (isinstance(call, ast.Call) and self.func_name(call.func) in TIMER_CLASSES
+                    and isinstance(item.optional_vars, ast.Name)):
+                self.set(f"{item.optional_vars.id}.seconds", 1)
         self.generic_visit(node)
 
     def visit_For(self, node):
