@@ -244,6 +244,49 @@ STRUCTURED_CORRUPTIONS = ("occlusion", "blur")
 CORRUPTION_TYPES = NOISE_TYPES + STRUCTURED_CORRUPTIONS
 
 
+def labelled_subset(y, per_class, seed=0):
+    """Indices of `per_class` randomly chosen examples of every class (without replacement).
+
+    The few-labels setting of the feature-extraction and masked-autoencoder chapters:
+    `idx = labelled_subset(y_train, 10, seed)` then `x_train[idx], y_train[idx]` keeps
+    each image with its label. Classes are taken in sorted order, and the indices of
+    each class are drawn with `np.random.default_rng(seed).choice`.
+
+    Args:
+        y: integer labels, shape (N,).
+        per_class: examples to draw from each class (at most the size of the
+            smallest class).
+        seed: NumPy seed of the draw.
+
+    Returns:
+        int array of shape (per_class * number of classes,): the indices of class
+        0's examples first, then class 1's, ...
+
+    Raises:
+        ValueError: if `y` is not 1-D, `per_class` is not a positive int, a class
+            has fewer than `per_class` examples, or `seed` is bad.
+
+    Example:
+        >>> import numpy as np
+        >>> from aebook.data import labelled_subset
+        >>> y = np.array([0, 1, 0, 1, 0, 1])
+        >>> idx = labelled_subset(y, 2, seed=0)
+        >>> y[idx].tolist()
+        [0, 0, 1, 1]
+    """
+    per_class = v.positive_int("per_class", per_class)
+    seed = v.seed("seed", seed, allow_none=False)
+    y = np.asarray(y)
+    if y.ndim != 1:
+        raise ValueError(f"y must be a 1-D array of labels. Received: y with shape {y.shape}")
+    classes, counts = np.unique(y, return_counts=True)
+    if counts.min(initial=per_class) < per_class:
+        v.fail("per_class", f"at most the size of the smallest class ({counts.min()})", per_class)
+    rng = np.random.default_rng(seed)
+    return np.concatenate([rng.choice(np.flatnonzero(y == c), per_class, replace=False)
+                           for c in classes])
+
+
 def corrupt(x, noise="gaussian", level=0.5, seed=0):
     """Returns a corrupted copy of `x`, clipped to [0, 1] (seeded, NumPy).
 

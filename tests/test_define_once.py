@@ -198,3 +198,33 @@ def test_dense_param_counts_rejects_bad_sizes(sizes):
 
     with pytest.raises(ValueError, match="sizes must be"):
         dense_param_counts(sizes)
+
+
+# -------------------------------------------------------------------- labelled_subset
+
+
+def test_labelled_subset_draws_per_class_and_keeps_labels():
+    from aebook.data import labelled_subset
+
+    y = np.random.default_rng(0).integers(0, 10, 1000)
+    idx = labelled_subset(y, 7, seed=3)
+    assert idx.shape == (70,) and len(set(idx.tolist())) == 70
+    np.testing.assert_array_equal(y[idx], np.repeat(np.arange(10), 7))
+    np.testing.assert_array_equal(idx, labelled_subset(y, 7, seed=3))
+    assert not np.array_equal(idx, labelled_subset(y, 7, seed=4))
+    # the draw the chapters made before it moved here
+    rng = np.random.default_rng(3)
+    old = np.concatenate([rng.choice(np.flatnonzero(y == c), 7, replace=False) for c in range(10)])
+    np.testing.assert_array_equal(idx, old)
+
+
+def test_labelled_subset_validates():
+    from aebook.data import labelled_subset
+
+    y = np.array([0, 0, 1])
+    with pytest.raises(ValueError, match="per_class must be at most the size of the smallest"):
+        labelled_subset(y, 2)
+    with pytest.raises(ValueError, match="per_class must be a positive int"):
+        labelled_subset(y, 0)
+    with pytest.raises(ValueError, match="1-D"):
+        labelled_subset(y.reshape(1, 3), 1)
