@@ -40,15 +40,22 @@ from aebook import baselines  # noqa: E402
 from aebook import callbacks  # noqa: E402
 from aebook import compression  # noqa: E402
 from aebook import data  # noqa: E402
+from aebook import generation  # noqa: E402
+from aebook import interpretability  # noqa: E402
 from aebook import layers  # noqa: E402
 from aebook import losses  # noqa: E402
+from aebook import masked  # noqa: E402
 from aebook import metrics  # noqa: E402
 from aebook import models  # noqa: E402
 from aebook import plotting  # noqa: E402
+from aebook import score  # noqa: E402
 from aebook import training  # noqa: E402
 from aebook import validation  # noqa: E402
+from aebook import vq  # noqa: E402
 from aebook.data import load_fashion_mnist  # noqa: E402
 from aebook.data import load_mnist  # noqa: E402
+from aebook.interpretability import build_sae  # noqa: E402
+from aebook.masked import build_masked_autoencoder  # noqa: E402
 from aebook.models import AutoencoderParts  # noqa: E402
 from aebook.models import build_conditional_vae  # noqa: E402
 from aebook.models import build_contractive_autoencoder  # noqa: E402
@@ -61,6 +68,7 @@ from aebook.models import build_vanilla_autoencoder  # noqa: E402
 from aebook.models import compose_vae  # noqa: E402
 from aebook.seeding import get_seed  # noqa: E402
 from aebook.seeding import set_seed  # noqa: E402
+from aebook.vq import build_vq_vae  # noqa: E402
 
 __version__ = "0.1.0"
 
@@ -73,22 +81,30 @@ __all__ = [
     "build_conv_autoencoder",
     "build_deep_autoencoder",
     "build_denoising_autoencoder",
+    "build_masked_autoencoder",
+    "build_sae",
     "build_sparse_autoencoder",
     "build_vae",
     "build_vanilla_autoencoder",
+    "build_vq_vae",
     "callbacks",
     "compose_vae",
     "compression",
     "data",
+    "generation",
+    "interpretability",
     "layers",
     "load_fashion_mnist",
     "load_mnist",
     "losses",
+    "masked",
     "metrics",
     "models",
     "plotting",
+    "score",
     "training",
     "validation",
+    "vq",
     "get_seed",
     "set_seed",
 ]

@@ -227,3 +227,99 @@ def test_compute_output_shape_matches_the_call(shape):
         assert tuple(out.shape) == tuple(layer.compute_output_shape(shape)), type(layer).__name__
     sampled = L.Sampling(seed=0)([x, x])
     assert tuple(sampled.shape) == tuple(L.Sampling().compute_output_shape([shape, shape]))
+
+
+# ---------------------------------------------------------------- layers of other aebook modules
+
+
+def _other_module_contracts():
+    from aebook import interpretability as interp
+
+    return [
+        (interp.TopKSparsity, {"k": 2},
+         {"input_shape": (4, 6), "expected_output_shape": (4, 6), "expected_num_trainable_weights": 0,
+          "expected_num_non_trainable_weights": 0, "expected_num_seed_generators": 0,
+          "expected_num_losses": 0}),
+        (interp.PreBias, {},
+         {"input_shape": (4, 6), "expected_output_shape": (4, 6), "expected_num_trainable_weights": 1,
+          "expected_num_non_trainable_weights": 0, "expected_num_seed_generators": 0,
+          "expected_num_losses": 0}),
+    ]
+
+
+@pytest.mark.parametrize("index", range(2), ids=["TopKSparsity", "PreBias"])
+def test_keras_run_layer_test_other_modules(keras_case, index):
+    cls, init_kwargs, test_kwargs = _other_module_contracts()[index]
+    keras_case.run_layer_test(cls, init_kwargs, **test_kwargs)
+
+
+# ---------------------------------------------------------------- aebook.masked's layers
+
+from aebook import masked as M  # noqa: E402
+
+IMAGES = np.random.default_rng(3).uniform(size=(2, 4, 6, 1)).astype("float32")
+PATCH_MASK = np.array([[1, 0, 1, 0, 0, 1], [0, 1, 1, 0, 1, 0]], "float32")
+MASKED_LAYERS = sorted(
+    (obj for _, obj in inspect.getmembers(M, inspect.isclass)
+     if issubclass(obj, keras.layers.Layer) and obj.__module__ == M.__name__),
+    key=lambda cls: cls.__name__)
+MASKED_CONTRACT = {
+    "Patchify": [({"patch_size": 2},
+                  {"input_shape": (2, 4, 6, 1), "expected_output_shape": (2, 6, 4),
+                   "expected_num_trainable_weights": 0, "expected_num_seed_generators": 0,
+                   "expected_num_losses": 0})],
+    "Unpatchify": [({"patch_size": 2, "image_shape": (4, 6, 1)},
+                    {"input_shape": (2, 6, 4), "expected_output_shape": (2, 4, 6, 1),
+                     "expected_num_trainable_weights": 0, "expected_num_seed_generators": 0,
+                     "expected_num_losses": 0})],
+    "PatchPositionEmbedding": [({"initializer": "normal"},
+                                {"input_shape": (2, 5, 3), "expected_output_shape": (2, 5, 3),
+                                 "expected_num_trainable_weights": 1,
+                                 "expected_num_non_trainable_weights": 0,
+                                 "expected_num_seed_generators": 0, "expected_num_losses": 0})],
+    "RandomPatchMasking": [({"mask_ratio": 0.5, "seed": 1},
+                            {"input_shape": (2, 6, 3),
+                             "expected_output_shape": [(2, 3, 3), (2, 3), (2, 6)],
+                             "expected_num_trainable_weights": 0,
+                             "expected_num_non_trainable_weights": 0,
+                             "expected_num_seed_generators": 1, "expected_num_losses": 0,
+                             "run_training_check": False, "run_mixed_precision_check": False})],
+    "InsertMaskTokens": [({"num_patches": 6},
+                          {"input_data": [IMAGES.reshape(2, 3, 8), np.array([[0, 2, 5], [1, 3, 4]],
+                                                                            "int32")],
+                           "expected_output_shape": (2, 6, 8),
+                           "expected_num_trainable_weights": 1,
+                           "expected_num_non_trainable_weights": 0,
+                           "expected_num_seed_generators": 0, "expected_num_losses": 0,
+                           "run_training_check": False})],
+    "MaskedReconstructionLoss": [({"patch_size": 2},
+                                  {"input_data": [IMAGES, IMAGES[::-1].copy(), PATCH_MASK],
+                                   "expected_output": ops.convert_to_tensor(IMAGES[::-1].copy()),
+                                   "expected_num_trainable_weights": 0,
+                                   "expected_num_non_trainable_weights": 0,
+                                   "expected_num_seed_generators": 0, "expected_num_losses": 1,
+                                   "run_training_check": False})],
+}
+MASKED_CASES = [(name, init, kw) for name, cases in MASKED_CONTRACT.items() for init, kw in cases]
+
+
+def test_every_masked_layer_has_a_contract():
+    assert sorted(MASKED_CONTRACT) == [cls.__name__ for cls in MASKED_LAYERS]
+
+
+@pytest.mark.parametrize(("name", "init_kwargs", "test_kwargs"), MASKED_CASES,
+                         ids=[f"{n}-{i}" for i, (n, _, _) in enumerate(MASKED_CASES)])
+def test_masked_keras_run_layer_test(keras_case, name, init_kwargs, test_kwargs):
+    keras_case.run_layer_test(getattr(M, name), init_kwargs, **test_kwargs)
+
+
+# ---------------------------------------------------------------- aebook.vq's layer
+
+
+def test_vq_keras_run_layer_test(keras_case):
+    from aebook import vq
+
+    keras_case.run_layer_test(
+        vq.VectorQuantizer, {"num_codes": 5, "code_dim": 3, "beta": 0.25, "seed": 1},
+        input_shape=(4, 2, 3), expected_output_shape=(4, 2, 3), expected_num_trainable_weights=1,
+        expected_num_non_trainable_weights=0, expected_num_seed_generators=0, expected_num_losses=1)
