@@ -48,7 +48,10 @@ from aebook import masked  # noqa: E402
 from aebook import metrics  # noqa: E402
 from aebook import models  # noqa: E402
 from aebook import plotting  # noqa: E402
+from aebook import retrieval  # noqa: E402
 from aebook import score  # noqa: E402
+from aebook import sequence  # noqa: E402
+from aebook import sprites  # noqa: E402
 from aebook import training  # noqa: E402
 from aebook import validation  # noqa: E402
 from aebook import vq  # noqa: E402
@@ -60,12 +63,15 @@ from aebook.models import AutoencoderParts  # noqa: E402
 from aebook.models import build_conditional_vae  # noqa: E402
 from aebook.models import build_contractive_autoencoder  # noqa: E402
 from aebook.models import build_conv_autoencoder  # noqa: E402
+from aebook.models import build_conv_vae  # noqa: E402
 from aebook.models import build_deep_autoencoder  # noqa: E402
 from aebook.models import build_denoising_autoencoder  # noqa: E402
 from aebook.models import build_sparse_autoencoder  # noqa: E402
 from aebook.models import build_vae  # noqa: E402
 from aebook.models import build_vanilla_autoencoder  # noqa: E402
 from aebook.models import compose_vae  # noqa: E402
+from aebook.sequence import build_conv1d_autoencoder  # noqa: E402
+from aebook.sequence import build_lstm_autoencoder  # noqa: E402
 from aebook.seeding import get_seed  # noqa: E402
 from aebook.seeding import set_seed  # noqa: E402
 from aebook.vq import build_vq_vae  # noqa: E402
@@ -77,9 +83,12 @@ __all__ = [
     "anomaly",
     "baselines",
     "build_conditional_vae",
+    "build_conv1d_autoencoder",
     "build_contractive_autoencoder",
     "build_conv_autoencoder",
+    "build_conv_vae",
     "build_deep_autoencoder",
+    "build_lstm_autoencoder",
     "build_denoising_autoencoder",
     "build_masked_autoencoder",
     "build_sae",
@@ -101,7 +110,10 @@ __all__ = [
     "metrics",
     "models",
     "plotting",
+    "retrieval",
     "score",
+    "sequence",
+    "sprites",
     "training",
     "validation",
     "vq",

@@ -311,3 +311,78 @@ def contractive_norm(dh, kernel):
         Tensor of shape (batch,).
     """
     return ops.sum(ops.square(dh) * ops.sum(ops.square(kernel), axis=0), axis=-1)
+
+
+@keras.saving.register_keras_serializable(package="aebook")
+class DenseTranspose(keras.layers.Layer):
+    """A dense layer tied to another: y = f(x W^T + b), with W the `dense` layer's kernel.
+
+    The layer owns only its bias (shape `(dense's input size,)`); its `kernel` IS
+    the `kernel` variable of `dense` (the same object, not a copy), so training
+    either layer moves both. It is how `build_vanilla_autoencoder(tied=True)` and
+    `build_deep_autoencoder(tied=True)` tie each decoder layer to its mirror image
+    in the encoder.
+
+    Saving: `get_config` holds `dense`'s config. Saved together with `dense`
+    (the tied autoencoder in one `.keras` file), Keras's object sharing on
+    `save`/`load_model` gives back one `Dense` and the tie survives the load. Saved
+    without it (the decoder alone), the loaded layer rebuilds its own copy of
+    `dense` from that config and loads the kernel's values saved with this layer:
+    it computes the same function, but it is no longer tied to any encoder. The
+    same holds for a plain `from_config(get_config())` round trip.
+
+    Args:
+        dense: a built `keras.layers.Dense` (or a serialized one, as in a config)
+            whose kernel of shape (n, m) is used transposed.
+        activation: f, a name such as `"linear"` (the default) or `"sigmoid"`, or a
+            callable (anything `keras.activations.get` accepts).
+        **kwargs: passed to `keras.layers.Layer` (`name`, ...).
+
+    Input shape: (batch, ..., m). Output shape: (batch, ..., n).
+
+    Raises:
+        ValueError: if `dense` is not a built `keras.layers.Dense`.
+
+    Example:
+        >>> import aebook, keras
+        >>> dense = keras.layers.Dense(3)
+        >>> dense.build((None, 5))
+        >>> tied = aebook.layers.DenseTranspose(dense, activation="sigmoid")
+        >>> tied.compute_output_shape((None, 3))
+        (None, 5)
+    """
+
+    def __init__(self, dense, activation="linear", **kwargs):
+        super().__init__(**kwargs)
+        if isinstance(dense, dict):
+            dense = keras.saving.deserialize_keras_object(dense)
+        if not isinstance(dense, keras.layers.Dense) or not dense.built:
+            v.fail("dense", "a built keras.layers.Dense (call it on an input first)", dense)
+        # kept out of Keras's (and torch's) tracking: only the kernel, assigned in
+        # build, becomes a weight of this layer; the encoder's bias does not
+        object.__setattr__(self, "_dense", dense)
+        self.activation = keras.activations.get(v.activation("activation", activation))
+        self.units = int(dense.kernel.shape[0])
+        self.input_spec = keras.InputSpec(min_ndim=2, axes={-1: dense.units})
+
+    @property
+    def dense(self):
+        """The tied `Dense` layer."""
+        return self._dense
+
+    def build(self, input_shape):
+        self.kernel = self._dense.kernel  # the same variable: tied, not copied
+        self.bias = self.add_weight(shape=(self.units,), initializer="zeros", name="bias")
+
+    def call(self, inputs):
+        kernel = ops.cast(self.kernel, inputs.dtype)
+        return self.activation(ops.matmul(inputs, ops.transpose(kernel))
+                               + ops.cast(self.bias, inputs.dtype))
+
+    def compute_output_shape(self, input_shape):
+        return (*input_shape[:-1], self.units)
+
+    def get_config(self):
+        return {**super().get_config(),
+                "dense": keras.saving.serialize_keras_object(self._dense),
+                "activation": keras.activations.serialize(self.activation)}

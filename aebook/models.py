@@ -17,7 +17,7 @@ Argument names follow one rule across builders, layers and functions:
 - the input: `input_dim` (an int, the size of a flat input) for builders whose
   network is dense only; `input_shape` (a tuple without the batch axis, as in
   `keras.Input(shape=...)`) for builders that also take images
-  (`build_conv_autoencoder`, `build_denoising_autoencoder`);
+  (`build_conv_autoencoder`, `build_denoising_autoencoder`, `build_conv_vae`);
 - an argument has the same name in a builder as in the layer or function it is
   passed to: the corruption is `noise` and `level` in `build_denoising_autoencoder`,
   the `Corruption` layer and `aebook.data.corrupt` (the builder's old keyword
@@ -32,8 +32,8 @@ Argument names follow one rule across builders, layers and functions:
   derivative it knows (`ContractiveDense`).
 
 `compose_vae(encoder, decoder)` turns any encoder that outputs `[z_mean, z_log_var]`
-and any decoder of the latent space into a VAE; `build_vae` and
-`build_conditional_vae` are built on it.
+and any decoder of the latent space into a VAE; `build_vae`,
+`build_conditional_vae` and `build_conv_vae` are built on it.
 """
 
 from typing import NamedTuple
@@ -89,11 +89,41 @@ def _dense_parts(input_dim, hidden_dims, latent_dim, activation, latent_activati
     return encoder, decoder
 
 
+def _tied_dense_parts(input_dim, hidden_dims, latent_dim, activation, latent_activation,
+                      output_activation, name):
+    """`_dense_parts` with each decoder layer a `DenseTranspose` of its mirror image.
+
+    Layer names are those of the untied twin. The autoencoder is one flat graph,
+    `x -> encoder's layers -> decoder's layers`, not `decoder(encoder(x))`: Keras's
+    object sharing then keeps each encoder `Dense` and the `DenseTranspose` that
+    holds it as one layer through `.keras` save and load (for nested models, where
+    each sub-model's config is copied, it would load two).
+    """
+    x = inputs = keras.Input(shape=(input_dim,), name="x")
+    denses = [keras.layers.Dense(units, activation=activation, name=f"encoder_dense_{i}")
+              for i, units in enumerate(hidden_dims)]
+    denses.append(keras.layers.Dense(latent_dim, activation=latent_activation, name="code"))
+    for dense in denses:
+        x = dense(x)
+    encoder = keras.Model(inputs, x, name="encoder")
+
+    mirrored = [L.DenseTranspose(dense, activation, name=f"decoder_dense_{i}")
+                for i, dense in enumerate(reversed(denses[1:]))]
+    mirrored.append(L.DenseTranspose(denses[0], output_activation, name="reconstruction"))
+    x = latent = keras.Input(shape=(latent_dim,), name="z")
+    h = encoder.output
+    for layer in mirrored:
+        x, h = layer(x), layer(h)
+    decoder = keras.Model(latent, x, name="decoder")
+    return AutoencoderParts(encoder, decoder, keras.Model(inputs, h, name=name))
+
+
 def build_vanilla_autoencoder(input_dim=784, latent_dim=32, activation="relu",
-                              output_activation="sigmoid"):
+                              output_activation="sigmoid", tied=False):
     """The undercomplete autoencoder of the seed equations, one layer each way.
 
-    encoder: Z = f(W1 X + b1), decoder: X' = g(W2 Z + b2).
+    encoder: Z = f(W1 X + b1), decoder: X' = g(W2 Z + b2); with `tied=True`,
+    W2 = W1^T (see `build_deep_autoencoder` for what tying means).
 
     Args:
         input_dim: size of a flat input (784 for MNIST).
@@ -101,11 +131,15 @@ def build_vanilla_autoencoder(input_dim=784, latent_dim=32, activation="relu",
         activation: f, the encoder activation (`"relu"`, `"sigmoid"`, `"tanh"`,
             `"linear"`, ...).
         output_activation: g; `"sigmoid"` for data in [0, 1].
+        tied: True ties the decoder's kernel to the encoder's (W2 = W1^T, one
+            variable); the decoder then owns only its bias.
 
     Returns:
         `AutoencoderParts`: encoder (batch, input_dim) -> (batch, latent_dim),
         decoder (batch, latent_dim) -> (batch, input_dim), and the autoencoder
         (batch, input_dim) -> (batch, input_dim), named `"vanilla_autoencoder"`.
+        Untied: input_dim * latent_dim * 2 + latent_dim + input_dim parameters;
+        tied: input_dim * latent_dim + latent_dim + input_dim.
 
     Raises:
         ValueError: for a bad argument.
@@ -114,6 +148,9 @@ def build_vanilla_autoencoder(input_dim=784, latent_dim=32, activation="relu",
     latent_dim = v.positive_int("latent_dim", latent_dim)
     v.activation("activation", activation)
     v.activation("output_activation", output_activation)
+    if v.flag("tied", tied):
+        return _tied_dense_parts(input_dim, (), latent_dim, activation, activation,
+                                 output_activation, "vanilla_autoencoder")
     encoder, decoder = _dense_parts(input_dim, (), latent_dim, activation, activation,
                                     output_activation)
     return AutoencoderParts(encoder, decoder, _compose(encoder, decoder, "vanilla_autoencoder"))
@@ -121,7 +158,7 @@ def build_vanilla_autoencoder(input_dim=784, latent_dim=32, activation="relu",
 
 def build_deep_autoencoder(input_dim=784, hidden_dims=(1000, 500, 250), latent_dim=30,
                            activation="relu", latent_activation="linear",
-                           output_activation="sigmoid"):
+                           output_activation="sigmoid", tied=False):
     """A deep dense autoencoder with a mirrored decoder.
 
     The defaults are Hinton & Salakhutdinov's (2006) MNIST network
@@ -137,10 +174,27 @@ def build_deep_autoencoder(input_dim=784, hidden_dims=(1000, 500, 250), latent_d
         activation: activation of the hidden layers.
         latent_activation: activation of the code layer (`"linear"` by default).
         output_activation: activation of the reconstruction.
+        tied: True ties each decoder layer to its mirror image in the encoder
+            (Hinton & Salakhutdinov's network starts tied before fine-tuning):
+            with n encoder layers counted from the input, decoder layer k (counted
+            from the code) computes f(h W^T + c) with W the kernel of encoder layer
+            n + 1 - k, as an `aebook.layers.DenseTranspose` that holds that
+            `Dense`'s kernel variable itself, so training moves both. The decoder
+            owns only its biases; the layer names are the untied twin's.
 
     Returns:
         `AutoencoderParts` as in `build_vanilla_autoencoder`; the autoencoder is
-        named `"deep_autoencoder"`.
+        named `"deep_autoencoder"`. Tied, it has the encoder's parameters plus
+        the decoder's biases, `sum(hidden_dims) + input_dim` more; untied, the
+        decoder's kernels as well.
+
+        With `tied=True` the autoencoder is one flat graph of the encoder's and
+        decoder's layers (untied: `decoder(encoder(x))`, two nested models), and
+        saving it to `.keras` keeps the tie: after `keras.saving.load_model`, the
+        `DenseTranspose` named `"reconstruction"` and the `Dense` named
+        `"encoder_dense_0"` (or `"code"` when `hidden_dims` is empty) share one kernel
+        variable. The decoder saved on its own loads with its own copy of the
+        kernels (same predictions, tied to nothing); see `DenseTranspose`.
 
     Raises:
         ValueError: for a bad argument.
@@ -151,6 +205,9 @@ def build_deep_autoencoder(input_dim=784, hidden_dims=(1000, 500, 250), latent_d
     for name, value in [("activation", activation), ("latent_activation", latent_activation),
                         ("output_activation", output_activation)]:
         v.activation(name, value)
+    if v.flag("tied", tied):
+        return _tied_dense_parts(input_dim, hidden_dims, latent_dim, activation,
+                                 latent_activation, output_activation, "deep_autoencoder")
     encoder, decoder = _dense_parts(input_dim, hidden_dims, latent_dim, activation,
                                     latent_activation, output_activation)
     return AutoencoderParts(encoder, decoder, _compose(encoder, decoder, "deep_autoencoder"))
@@ -568,6 +625,83 @@ def build_conditional_vae(input_dim=784, num_classes=10, hidden_dims=(512,), lat
     decoder = keras.Model([z_in, y_dec], outputs, name="decoder")
     return AutoencoderParts(encoder, decoder,
                             compose_vae(encoder, decoder, beta=beta, seed=seed, name="cvae"))
+
+
+def build_conv_vae(input_shape=(28, 28, 1), filters=(32, 64), latent_dim=2, kernel_size=3,
+                   activation="relu", beta=1.0, seed=None):
+    """A convolutional VAE with a Bernoulli decoder, laid out like keras.io's VAE example.
+
+    encoder: image -> `len(filters)` stride-2 `Conv2D` blocks (each halves height
+    and width) -> `Flatten` -> two linear heads `z_mean` and `z_log_var`, a
+    diagonal Gaussian q(z|x).
+    decoder: z -> `Dense` to the last feature map's size -> `Reshape` -> stride-2
+    `Conv2DTranspose` blocks with the filters in reverse order -> a `Conv2D` with
+    a sigmoid to the input's channels: the pixel probabilities of p(x|z), the
+    same Bernoulli decoder as `build_vae`'s, in image shape.
+    autoencoder: `compose_vae(encoder, decoder, beta=beta, seed=seed,
+    name="conv_vae")`. Compile with `loss=aebook.losses.sum_binary_crossentropy`
+    (it sums over every non-batch axis): the loss is then the negative ELBO in
+    nats per image (beta = 1), directly comparable with `build_vae`'s on the same
+    images. `aebook.metrics.vae_negative_elbo`, `vae_elbo_terms` and
+    `iwae_negative_log_likelihood` take its encoder and decoder with images of
+    shape `(N, *input_shape)`; `sample_prior` returns images of that shape.
+
+    With `input_shape=(28, 28, 1)`, `filters=(f1, f2)` and `kernel_size=3`, the
+    parameters are: encoder `(9 + 1) f1 + (9 f1 + 1) f2 + 2 (49 f2 + 1) latent_dim`;
+    decoder `(latent_dim + 1) 49 f2 + (9 f2 + 1) f2 + (9 f2 + 1) f1 + 9 f1 + 1`.
+
+    Args:
+        input_shape: (height, width, channels) of images in [0, 1]; height and
+            width divisible by `2**len(filters)`.
+        filters: filters of the encoder's conv blocks, outermost first (the
+            decoder uses them in reverse).
+        latent_dim: size of z.
+        kernel_size: size of the square kernels.
+        activation: activation of the conv blocks and of the decoder's `Dense`.
+        beta: weight of the KL term (1: the VAE; > 1: a beta-VAE).
+        seed: seed of the `Sampling` layer.
+
+    Returns:
+        `AutoencoderParts`: encoder `(batch, *input_shape)` -> `[z_mean, z_log_var]`,
+        each (batch, latent_dim); decoder (batch, latent_dim) ->
+        `(batch, *input_shape)` probabilities; autoencoder named `"conv_vae"`.
+
+    Raises:
+        ValueError: for a bad argument, e.g. a height or width not divisible by
+            `2**len(filters)`.
+
+    Example:
+        >>> encoder, decoder, vae = build_conv_vae(filters=(4, 8), latent_dim=2, seed=0)
+        >>> vae.name, vae.output_shape, encoder.output_shape
+        ('conv_vae', (None, 28, 28, 1), [(None, 2), (None, 2)])
+    """
+    latent_dim = v.positive_int("latent_dim", latent_dim)
+    input_shape, filters, latent_dim, kernel_size = _check_conv_args(
+        input_shape, filters, latent_dim, kernel_size, "transpose")
+    v.activation("activation", activation)
+    beta = v.non_negative_float("beta", beta)
+    seed = v.seed("seed", seed)
+    x = inputs = keras.Input(shape=input_shape, name="x")
+    for i, f in enumerate(filters):
+        x = keras.layers.Conv2D(f, kernel_size, strides=2, padding="same", activation=activation,
+                                name=f"encoder_conv_{i}")(x)
+    feature_shape = tuple(x.shape[1:])
+    x = keras.layers.Flatten(name="flatten")(x)
+    z_mean, z_log_var = _gaussian_head(x, latent_dim)
+    encoder = keras.Model(inputs, [z_mean, z_log_var], name="encoder")
+
+    latent = keras.Input(shape=(latent_dim,), name="z")
+    x = keras.layers.Dense(int(np.prod(feature_shape)), activation=activation,
+                           name="decoder_dense")(latent)
+    x = keras.layers.Reshape(feature_shape, name="unflatten")(x)
+    for i, f in enumerate(reversed(filters)):
+        x = keras.layers.Conv2DTranspose(f, kernel_size, strides=2, padding="same",
+                                         activation=activation, name=f"decoder_deconv_{i}")(x)
+    outputs = keras.layers.Conv2D(input_shape[-1], kernel_size, padding="same",
+                                  activation="sigmoid", name="reconstruction")(x)
+    decoder = keras.Model(latent, outputs, name="decoder")
+    return AutoencoderParts(encoder, decoder,
+                            compose_vae(encoder, decoder, beta=beta, seed=seed, name="conv_vae"))
 
 
 def sample_conditional(decoder, labels, seed=0, batch_size=256):

@@ -470,3 +470,82 @@ def plot_score_curves(curves, title=None):
         fig.suptitle(title)
     fig.tight_layout()
     return fig
+
+
+def plot_neighbours(query_images, database_images, neighbours, n=8, row_labels=None,
+                    query_labels=None, database_labels=None, image_shape=None, scale=0.7):
+    """Retrieval results: one row per query, the query first, then its neighbours.
+
+    With labels, every neighbour whose label differs from its query's gets a red
+    frame, so retrieval errors stand out.
+
+    Args:
+        query_images: array (R, ...) of images in [0, 1]: the query of each row (a
+            query may appear on several rows, e.g. once per representation).
+        database_images: array (N, ...) of images in [0, 1].
+        neighbours: int array (R, K) of indices into `database_images`, nearest
+            first (e.g. from `aebook.retrieval.nearest_neighbours`).
+        n: neighbours shown per row (at most K).
+        row_labels: optional list of R row titles (e.g. the representation).
+        query_labels: optional array (R,) of the queries' labels.
+        database_labels: optional array (N,) of the database's labels (with
+            `query_labels`).
+        image_shape: display shape of one image (None infers it, see
+            `plot_image_rows`).
+        scale: size of each image in inches.
+
+    Returns:
+        The `Figure`; axes row-major, `1 + n` per row.
+
+    Raises:
+        ValueError: for a bad `n`, neighbours that do not match the queries or the
+            database, or labels given for only one side.
+    """
+    n = v.positive_int("n", n)
+    queries = _to_images(query_images, image_shape, name="query_images")
+    database = _to_images(database_images, image_shape, name="database_images")
+    idx = np.asarray(neighbours)
+    if idx.ndim != 2 or len(idx) != len(queries) or not np.issubdtype(idx.dtype, np.integer):
+        v.fail("neighbours", f"an int array (R, K) with R = {len(queries)} rows, one per query",
+               f"array with shape {idx.shape} and dtype {idx.dtype}")
+    if idx.size == 0 or idx.min() < 0 or idx.max() >= len(database):
+        v.fail("neighbours", f"indices in [0, {len(database) - 1}] (rows of database_images)",
+               f"array with shape {idx.shape}" if idx.size == 0
+               else f"indices in [{idx.min()}, {idx.max()}]")
+    if n > idx.shape[1]:
+        v.fail("n", f"at most the number of neighbours given, {idx.shape[1]}", n)
+    if (query_labels is None) != (database_labels is None):
+        v.fail("query_labels", "given together with database_labels (or both None)",
+               "None" if query_labels is None else "an array")
+    if row_labels is not None and len(row_labels) != len(queries):
+        v.fail("row_labels", f"a list of {len(queries)} titles, one per row", row_labels)
+    wrong = np.zeros((len(queries), n), dtype=bool)
+    if query_labels is not None:
+        query_labels = np.asarray(query_labels)
+        database_labels = np.asarray(database_labels)
+        if query_labels.shape != (len(queries),) or database_labels.shape != (len(database),):
+            v.fail("query_labels", f"shape ({len(queries)},) with database_labels of shape "
+                   f"({len(database)},)", (query_labels.shape, database_labels.shape))
+        wrong = database_labels[idx[:, :n]] != query_labels[:, None]
+    fig, axes = plt.subplots(len(queries), n + 1, squeeze=False,
+                             figsize=(scale * (n + 1) + 0.6, scale * len(queries) + 0.3))
+    for r in range(len(queries)):
+        images = [queries[r]] + [database[j] for j in idx[r, :n]]
+        for c, image in enumerate(images):
+            ax = axes[r, c]
+            _show(ax, image)
+            ax.set_xticks([])
+            ax.set_yticks([])
+            ax.grid(False)
+            red = c > 0 and wrong[r, c - 1]
+            for spine in ax.spines.values():
+                spine.set_visible(c == 0 or red)
+                spine.set_color("tab:red" if red else "black")
+                spine.set_linewidth(2.0 if red else 1.0)
+        if row_labels is not None:
+            axes[r, 0].set_ylabel(row_labels[r], rotation=0, ha="right", va="center")
+    axes[0, 0].set_title("query", fontsize=9)
+    for c in range(1, n + 1):
+        axes[0, c].set_title(str(c), fontsize=9)
+    fig.tight_layout(pad=0.2)
+    return fig

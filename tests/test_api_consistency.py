@@ -38,6 +38,8 @@ ACTIVATION_BUILDERS = {
     "vae": lambda a: aebook.build_vae(input_dim=8, hidden_dims=(4,), latent_dim=2, activation=a),
     "cvae": lambda a: aebook.build_conditional_vae(input_dim=8, num_classes=3, hidden_dims=(4,),
                                                    latent_dim=2, activation=a),
+    "conv_vae": lambda a: models.build_conv_vae(input_shape=(8, 8, 1), filters=(2,), latent_dim=2,
+                                                activation=a),
 }
 
 
@@ -86,7 +88,7 @@ def test_corruption_is_noise_and_level_everywhere():
 
 DENSE_ONLY = ["build_vanilla_autoencoder", "build_deep_autoencoder", "build_sparse_autoencoder",
               "build_contractive_autoencoder", "build_vae", "build_conditional_vae"]
-IMAGE_CAPABLE = ["build_conv_autoencoder", "build_denoising_autoencoder"]
+IMAGE_CAPABLE = ["build_conv_autoencoder", "build_denoising_autoencoder", "build_conv_vae"]
 
 
 def test_input_argument_rule():
@@ -257,9 +259,16 @@ def _layer_classes():
 
 def test_every_custom_layer_declares_an_input_spec():
     classes = _layer_classes()
-    assert len(classes) == 6, classes
+    assert len(classes) == 7, classes
+    dense = keras.layers.Dense(3)
+    dense.build((None, 5))
     for cls in classes:
-        layer = cls(4) if cls is layers.ContractiveDense else cls()
+        if cls is layers.ContractiveDense:
+            layer = cls(4)
+        elif cls is layers.DenseTranspose:
+            layer = cls(dense)
+        else:
+            layer = cls()
         assert layer.input_spec is not None, cls.__name__
 
 

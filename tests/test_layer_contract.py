@@ -43,6 +43,15 @@ UNIT = np.random.default_rng(0).uniform(0.1, 0.9, size=(4, 6)).astype("float32")
 GAUSS = [np.random.default_rng(1).normal(size=(4, 3)).astype("float32"),
          np.random.default_rng(2).normal(scale=0.3, size=(4, 3)).astype("float32")]
 
+
+def _built_dense(units, input_dim):
+    dense = keras.layers.Dense(units)
+    dense.build((None, input_dim))
+    return dense
+
+
+TIED_DENSE = _built_dense(3, 6)  # DenseTranspose maps (4, 3) -> (4, 6) with its kernel
+
 # class -> list of (init kwargs, run_layer_test keyword arguments)
 CONTRACT = {
     "Corruption": [
@@ -86,6 +95,13 @@ CONTRACT = {
           "expected_num_trainable_weights": 2, "expected_num_non_trainable_weights": 0,
           "expected_num_seed_generators": 0, "expected_num_losses": 1})
         for activation in ("sigmoid", "tanh", "relu", "linear")
+    ],
+    "DenseTranspose": [  # trainable: the tied kernel (the Dense's own variable) and a bias
+        ({"dense": TIED_DENSE, "activation": activation},
+         {"input_shape": (4, 3), "expected_output_shape": (4, 6),
+          "expected_num_trainable_weights": 2, "expected_num_non_trainable_weights": 0,
+          "expected_num_seed_generators": 0, "expected_num_losses": 0})
+        for activation in ("sigmoid", "linear")
     ],
 }
 
