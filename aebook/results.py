@@ -23,8 +23,8 @@ STATUSES = ("beats", "matches", "misses", "no published number")
 MATCH_TOLERANCE = 0.005
 """Relative difference within which our number `matches` the published one."""
 
-_LOWER_IS_BETTER = ("error", "mse", "nll", "elbo", "time ratio")
-_HIGHER_IS_BETTER = ("accuracy", "auroc", "gain", "psnr", "ssim")
+_LOWER_IS_BETTER = ("error", "mse", "nll", "elbo", "time ratio", "seconds")
+_HIGHER_IS_BETTER = ("accuracy", "auroc", "gain", "psnr", "ssim", "speed-up")
 _BADGES = {"beats": "bdg-success", "matches": "bdg-info", "misses": "bdg-danger",
            "no published number": "bdg-secondary"}
 
@@ -57,9 +57,9 @@ def read_benchmarks(path):
 def lower_is_better(metric):
     """Whether a smaller value of `metric` is better, from the words in its name.
 
-    Accuracies, AUROCs and PSNR or SSIM gains are better high (checked first, so an
-    AUROC computed from reconstruction errors counts as an AUROC); errors, MSE,
-    negative log-likelihoods, ELBOs and time ratios are better low.
+    Accuracies, AUROCs, PSNR or SSIM gains and speed-ups are better high (checked
+    first, so an AUROC computed from reconstruction errors counts as an AUROC); errors,
+    MSE, negative log-likelihoods, ELBOs, time ratios and seconds are better low.
 
     Args:
         metric: the `metric` cell of a row, e.g. `"test squared error per image"`.

@@ -3,7 +3,9 @@
 Every chapter that compares training costs measures them the same way: wall-clock
 seconds around one `model.fit` call, with the book's one-line progress bar and no
 per-epoch log. `timed_fit` is that measurement, written once; `Timer` times anything
-else (a PCA fit, a prediction) with the same clock.
+else (a PCA fit, a prediction) with the same clock. `fast_compile_kwargs` holds the
+`compile` setting that closes Keras's per-step overhead against a plain PyTorch loop,
+for long trainings (`benchmarks/overhead.py` measures it).
 """
 
 import time
@@ -71,3 +73,36 @@ def timed_fit(model, x, y, *, progress=True, callbacks=None, **fit_kwargs):
     with Timer() as timer:
         history = model.fit(x, y, callbacks=callbacks, **fit_kwargs)
     return history, timer.seconds
+
+
+def fast_compile_kwargs(enabled=True):
+    """Keyword arguments for `model.compile` that make `fit` as fast as a PyTorch loop.
+
+    On the torch backend, `fit` spends more Python time per step than a hand-written
+    PyTorch loop over the same model (Keras's data adapter, loss wrapper, loss
+    tracker, callbacks and optimizer bookkeeping): about 1.4 times the loop's time per
+    epoch for the seed model (784-128-64-32, batch 256) on one CPU thread.
+    `jit_compile=True` makes Keras wrap its train step in `torch.compile`, which
+    removes that overhead (measured at or below the loop's own time), but compiling
+    costs tens of CPU seconds once per model (and again for a batch of another size,
+    such as an epoch's last, smaller batch). It pays off only for long trainings, e.g.
+    the benchmarks, not for a chapter's few epochs; `benchmarks/overhead.py` measures
+    both. It needs a C++ compiler on a CPU (TorchInductor compiles C++ kernels).
+
+    Args:
+        enabled: return the fast setting (True), or Keras's default, eager steps
+            (False), so that one flag can switch it.
+
+    Returns:
+        dict for `model.compile(..., **fast_compile_kwargs())`:
+        `{"jit_compile": enabled}`.
+
+    Raises:
+        ValueError: if `enabled` is not True or False.
+
+    Example:
+        >>> from aebook.training import fast_compile_kwargs
+        >>> fast_compile_kwargs()
+        {'jit_compile': True}
+    """
+    return {"jit_compile": v.flag("enabled", enabled)}

@@ -27,6 +27,7 @@ import dataclasses
 import functools
 import math
 import os
+import subprocess
 import sys
 import tempfile
 import time
@@ -40,7 +41,7 @@ import numpy as np
 import aebook  # noqa: F401  (before keras: selects the torch backend)
 import keras
 from aebook import baselines, layers, losses, metrics, models
-from aebook.callbacks import CPUTimeLimit
+from aebook.callbacks import CPUTimeLimit, KLAnnealing
 from aebook.data import DynamicBinarization, corrupt, load_fashion_mnist, load_mnist
 from aebook.results import COLUMNS
 
@@ -113,19 +114,19 @@ class HintonPCARecipe:
 class HintonDeepRecipe:
     """Deep autoencoder 784-1000-500-250-30 (`build_deep_autoencoder()`'s defaults)."""
 
-    epochs: int = _option(14, "--deep-epochs", check=POSITIVE_INT)
+    epochs: int = _option(60, "--deep-epochs", check=POSITIVE_INT)
     batch_size: int = _option(128, "--deep-batch-size", check=POSITIVE_INT)
     lr: float = _option(2e-3, "--deep-lr", "peak lr, cosine decay to 0", POSITIVE)
     loss: str = _option("bce", "--deep-loss", choices=("bce", "sse"))
-    weight_decay: float = _option(0.0, "--deep-weight-decay", "> 0: AdamW", NON_NEGATIVE)
+    weight_decay: float = _option(0.1, "--deep-weight-decay", "> 0: AdamW", NON_NEGATIVE)
     noise: float = _option(0.0, "--deep-noise",
                            "fraction of training-input pixels masked to 0 (0: none)", BELOW_ONE)
     finetune_epochs: int = _option(
-        3, "--deep-finetune-epochs",
+        5, "--deep-finetune-epochs",
         "epochs of summed-squared-error fine-tuning after the first phase", NON_NEGATIVE_INT)
     finetune_batch_size: int = _option(1024, "--deep-finetune-batch-size", check=POSITIVE_INT)
     finetune_lr: float = _option(3e-4, "--deep-finetune-lr", check=POSITIVE)
-    cpu_minutes: float = 15.0  # both phases together
+    cpu_minutes: float = 30.0  # both phases together
     quick_train: int = 2048
     quick_test: int = 1000
     train_error_images: int = 10000
@@ -147,7 +148,7 @@ class HintonDeepRecipe:
 class VAERecipe:
     """VAE with a Bernoulli decoder on dynamically binarized MNIST."""
 
-    epochs: int = _option(80, "--vae-epochs", check=POSITIVE_INT)
+    epochs: int = _option(300, "--vae-epochs", check=POSITIVE_INT)
     batch_size: int = _option(128, "--vae-batch-size", check=POSITIVE_INT)
     lr: float = _option(1e-3, "--vae-lr", check=POSITIVE)
     latent_dim: int = _option(32, "--vae-latent-dim", check=POSITIVE_INT)
@@ -155,8 +156,15 @@ class VAERecipe:
                           f"{MIN_IWAE_K})")
     iwae_images: int = _option(0, "--iwae-images", "test images; 0: all 10000",
                                NON_NEGATIVE_INT)
+    kl_warmup_epochs: int = _option(
+        20, "--vae-kl-warmup-epochs",
+        "epochs over which the KL weight rises linearly from 0 to 1 (0: none)", NON_NEGATIVE_INT)
+    tight_k: int = _option(5000, "--vae-tight-k",
+                           "> 0: also an IWAE row with this k on --vae-tight-images images",
+                           NON_NEGATIVE_INT)
+    tight_images: int = _option(1000, "--vae-tight-images", check=POSITIVE_INT)
     hidden_dims: tuple = (512, 256)
-    cpu_minutes: float = 45.0
+    cpu_minutes: float = 52.0  # training only; the evaluation (about 4 min) comes on top
     quick_train: int = 2048
     quick_elbo_images: int = 500
     quick_iwae_images: int = 100
@@ -433,15 +441,30 @@ def vae_nll(run, recipe):
         optimizer=keras.optimizers.Adam(cosine(r.lr, epochs * len(data))),
         loss=losses.sum_binary_crossentropy)
     limit = CPUTimeLimit(run.cpu_budget(r.cpu_minutes))
+    callbacks = [limit]
+    if r.kl_warmup_epochs:
+        callbacks.append(KLAnnealing(warmup_epochs=run.epochs(r.kl_warmup_epochs)))
     start = time.process_time()
-    parts.autoencoder.fit(data, epochs=epochs, callbacks=[limit], verbose=0)
+    parts.autoencoder.fit(data, epochs=epochs, callbacks=callbacks, verbose=0)
     elbo = metrics.vae_negative_elbo(parts.encoder, parts.decoder, x_test[:n_elbo],
                                      seed=run.seed).mean()
     nll = metrics.iwae_negative_log_likelihood(parts.encoder, parts.decoder, x_test[:n_iwae],
                                                k=k, seed=run.seed).mean()
+    tight = None
+    if r.tight_k:
+        n_tight = min(r.quick_iwae_images if run.quick else r.tight_images, n_all)
+        k_tight = 5 * r.quick_k if run.quick else r.tight_k
+        tight = (n_tight, k_tight, metrics.iwae_negative_log_likelihood(
+            parts.encoder, parts.decoder, x_test[:n_tight], k=k_tight, seed=run.seed).mean(),
+            nll if n_tight == n_iwae else None)
+        if tight[3] is None:  # the main estimate on the same images, for comparison
+            tight = (*tight[:3], metrics.iwae_negative_log_likelihood(
+                parts.encoder, parts.decoder, x_test[:n_tight], k=k, seed=run.seed).mean())
     cpu = cpu_minutes_since(start)
+    warmup = (f", KL weight warmed up linearly from 0 to 1 over the first "
+              f"{r.kl_warmup_epochs} epochs" if r.kl_warmup_epochs else "")
     arch = (f"VAE {_dims(r.hidden_dims, r.latent_dim)} (ReLU, Bernoulli decoder), Adam lr "
-            f"{r.lr:g} cosine, batch {r.batch_size}, dynamic binarization of the "
+            f"{r.lr:g} cosine, batch {r.batch_size}{warmup}, dynamic binarization of the "
             f"training set each epoch; test set binarized once (seed {run.seed})")
     subset = "" if n_iwae == n_all else f" on the first {n_iwae} test images"
     epochs_done = f"{limit.epochs_done:.1f}"
@@ -455,6 +478,12 @@ def vae_nll(run, recipe):
         *(row("vae_nll", nll_metric, nll, PUBLISHED[key], cpu, epochs_done,
               f"{nll_notes} Published: {PUBLISHED[key].what}")
           for key in ("vae_nll_pythae", "vae_nll_burda")),
+        *([] if tight is None else [row(
+            "vae_nll", f"test NLL by IWAE bound, k={tight[1]} (nats), {tight[0]} images",
+            tight[2], PUBLISHED["vae_nll_burda"], cpu, epochs_done,
+            f"A tighter bound on a subset: k={tight[1]} samples per image on the first "
+            f"{tight[0]} test images (k={k} on the same images: {tight[3]:.2f}). Published: "
+            f"{PUBLISHED['vae_nll_burda'].what}")]),
     ]
 
 
@@ -599,6 +628,29 @@ def ood(run, recipe):
 
 
 @dataclass(frozen=True)
+class ScriptRecipe:
+    """A task measured by its own script in `benchmarks/` (run in a subprocess, so that it
+    sets its own threads), which writes rows with the columns of the table to `--csv`."""
+
+    script: str
+    args: tuple = ()
+    quick_args: tuple = ()
+
+
+def script_task(run, recipe):
+    """Runs `benchmarks/<script>` and returns its rows (`--quick`: its quick options)."""
+    with tempfile.TemporaryDirectory() as folder:
+        out = Path(folder) / "rows.csv"
+        command = [sys.executable, str(ROOT / "benchmarks" / recipe.script),
+                   *(recipe.quick_args if run.quick else recipe.args), "--csv", str(out)]
+        subprocess.run(command, check=True)
+        rows = read_rows(out)
+    if not rows:
+        raise RuntimeError(f"{recipe.script} wrote no rows")
+    return rows
+
+
+@dataclass(frozen=True)
 class Task:
     """A task: its `function(run, recipe) -> rows` and its default recipe."""
 
@@ -614,6 +666,11 @@ TASKS = {
     "denoising": Task(denoising, DenoisingRecipe()),
     "probe": Task(probe, ProbeRecipe()),
     "ood": Task(ood, OODRecipe()),
+    # Keras fit against a plain PyTorch loop, at 1 and 2 threads (benchmarks/overhead.py)
+    "fit_overhead": Task(script_task, ScriptRecipe("overhead.py", quick_args=("--quick",))),
+    # data-parallel training, 1 process x 1 or 2 threads and 2 processes x 1 thread
+    "ddp": Task(script_task, ScriptRecipe(
+        "ddp.py", quick_args=("--epochs", "1", "--n-train", "4096"))),
 }
 
 
