@@ -124,8 +124,8 @@ def nearest_neighbours(database_codes, query_codes=None, k=10, metric="euclidean
 def precision_at_k(neighbours, database_labels, query_labels, k=None):
     """Mean fraction of each query's first `k` neighbours that share its label.
 
-    $$\\mathrm{precision@}k = \\frac{1}{Q} \\sum_{q=1}^{Q} \\frac{1}{k}
-    \\sum_{j=1}^{k} [\\, y_{n_{qj}} = y_q \\,]$$
+    In symbols, `precision@k = (1 / Q) * sum_q (1 / k) * #{j <= k : y[n[q, j]] == y[q]}`
+    for Q queries q with labels `y[q]` and neighbours `n[q, j]`.
 
     Args:
         neighbours: int array (Q, K) of database indices, nearest first (the
