@@ -12,7 +12,8 @@ The check is static and works by dimensional analysis over each notebook's code 
 * a call of ``time.perf_counter``, ``time.time``, ``time.monotonic``,
   ``time.process_time`` (or their ``_ns`` forms, or ``timeit``) has the dimension of a
   time, T^1; so do the book's own stopwatches: the second element of
-  ``aebook.training.timed_fit(...)``'s ``(history, seconds)``, and ``t.seconds`` after
+  ``aebook.training.timed_fit(...)``'s ``(history, seconds)``, the values of
+  ``aebook.training.step_seconds(...)``'s dict, and ``t.seconds`` after
   ``with Timer() as t:``;
 * a name, attribute, subscript target or function return value assigned from an
   expression takes that expression's dimension (containers take the dimension of what
@@ -46,7 +47,7 @@ TIME_FUNCS = {
 }
 # aebook's timing helpers: return dimensions of functions, and context managers whose
 # `.seconds` attribute is a time
-LIBRARY_RETURNS = {"timed_fit": (0, 1)}
+LIBRARY_RETURNS = {"timed_fit": (0, 1), "step_seconds": 1}  # step_seconds: a dict of times
 TIMER_CLASSES = {"Timer"}
 # functions whose result has the dimension of their (first) argument
 KEEP_FUNCS = {

@@ -198,6 +198,11 @@ MUTANTS = [
            "    mse = np.float64(np.median(per_sample_mse(x, x_hat)))",
            "set-level PSNR from the median instead of the mean squared error",
            ("tests/test_define_once.py", "tests/test_known_answers.py")),
+    Mutant("M29", "aebook/training.py",
+           "        copies[name] = (copy, x)",
+           "        copies[name] = (model, x)",
+           "step_seconds times (and trains) the caller's model instead of a copy",
+           ("tests/test_define_once.py",)),
 ]
 
 

@@ -5,10 +5,13 @@ seconds around one `model.fit` call, with the book's one-line progress bar and n
 per-epoch log. `timed_fit` is that measurement, written once; `Timer` times anything
 else (a PCA fit, a prediction) with the same clock. `fast_compile_kwargs` holds the
 `compile` setting that closes Keras's per-step overhead against a plain PyTorch loop,
-for long trainings (`benchmarks/overhead.py` measures it).
+for long trainings (`benchmarks/overhead.py` measures it). `step_seconds` compares the
+per-step speed of several models in a way other programs on the machine cannot tip.
 """
 
 import time
+
+import keras
 
 from aebook import validation as v
 from aebook.callbacks import progress_callback
@@ -106,3 +109,58 @@ def fast_compile_kwargs(enabled=True):
         {'jit_compile': True}
     """
     return {"jit_compile": v.flag("enabled", enabled)}
+
+
+def step_seconds(runs, *, batch_size, steps=8, repeats=5):
+    """Seconds per training step of `fit` for several models, best of interleaved rounds.
+
+    A comparison of training speeds from two separate `fit` calls is at the mercy of
+    whatever else the machine does meanwhile: a burst of other work during one of them
+    slows that one alone. Here every round times `steps` steps of each model in turn,
+    through `fit` on a fresh copy (same architecture, same initial weights, a new
+    optimizer from the same config), and the result is each model's *fastest* round
+    (`timeit`'s rule: the minimum is the measurement least disturbed by other programs).
+    The given models are not trained. One untimed warm-up step per model comes first.
+
+    Args:
+        runs: dict `name -> (model, x)` of compiled autoencoders and their inputs (the
+            targets are the inputs); each `x` needs at least `batch_size * steps` rows.
+        batch_size: positive int, the batch size of every step.
+        steps: positive int, the training steps per timed round.
+        repeats: positive int, the rounds.
+
+    Returns:
+        dict `name -> seconds per step` (float), in the order of `runs`.
+
+    Raises:
+        ValueError: if `runs` is empty, a model is not compiled, an `x` has fewer than
+            `batch_size * steps` rows, or an int argument is not positive.
+    """
+    batch_size = v.positive_int("batch_size", batch_size)
+    steps = v.positive_int("steps", steps)
+    repeats = v.positive_int("repeats", repeats)
+    if not isinstance(runs, dict) or not runs:
+        raise ValueError("runs must be a non-empty dict name -> (model, x). "
+                         f"Received: runs={runs!r}")
+    n = batch_size * steps
+    copies = {}
+    for name, (model, x) in runs.items():
+        if getattr(model, "optimizer", None) is None or not getattr(model, "compiled", False):
+            raise ValueError(f"runs[{name!r}]: the model must be compiled.")
+        if len(x) < n:
+            raise ValueError(f"runs[{name!r}]: x needs at least batch_size * steps = {n} rows. "
+                             f"Received: {len(x)} rows")
+        copy = keras.models.clone_model(model)
+        copy.set_weights(model.get_weights())
+        optimizer = type(model.optimizer).from_config(model.optimizer.get_config())
+        copy.compile(optimizer=optimizer, loss=model.loss)
+        x = x[:n]
+        copy.fit(x[:batch_size], x[:batch_size], batch_size=batch_size, epochs=1, verbose=0)
+        copies[name] = (copy, x)
+    best = {name: float("inf") for name in runs}
+    for _ in range(repeats):
+        for name, (copy, x) in copies.items():
+            with Timer() as timer:
+                copy.fit(x, x, batch_size=batch_size, epochs=1, shuffle=False, verbose=0)
+            best[name] = min(best[name], timer.seconds / steps)
+    return best

@@ -112,13 +112,16 @@ class HintonPCARecipe:
 
 @dataclass(frozen=True)
 class HintonDeepRecipe:
-    """Deep autoencoder 784-1000-500-250-30 (`build_deep_autoencoder()`'s defaults)."""
+    """Deep autoencoder 784-1000-500-250-30 (`build_deep_autoencoder()`'s defaults, tied)."""
 
     epochs: int = _option(60, "--deep-epochs", check=POSITIVE_INT)
     batch_size: int = _option(128, "--deep-batch-size", check=POSITIVE_INT)
     lr: float = _option(2e-3, "--deep-lr", "peak lr, cosine decay to 0", POSITIVE)
     loss: str = _option("bce", "--deep-loss", choices=("bce", "sse"))
     weight_decay: float = _option(0.1, "--deep-weight-decay", "> 0: AdamW", NON_NEGATIVE)
+    tied: bool = _option(True, "--deep-tied",
+                         "tie each decoder kernel to its encoder mirror, as the paper's network "
+                         "starts (half the weights; --no-deep-tied: untied)")
     noise: float = _option(0.0, "--deep-noise",
                            "fraction of training-input pixels masked to 0 (0: none)", BELOW_ONE)
     finetune_epochs: int = _option(
@@ -136,7 +139,8 @@ class HintonDeepRecipe:
         wd = f"W (weight decay {self.weight_decay:g})" if self.weight_decay else ""
         noise = (f", masking noise {self.noise:g} on the training inputs" if self.noise
                  else "")
-        text = (f"Adam{wd}{noise}, {epochs} epochs {self.loss.upper()} batch "
+        tied = "tied weights, " if self.tied else ""
+        text = (f"{tied}Adam{wd}{noise}, {epochs} epochs {self.loss.upper()} batch "
                 f"{self.batch_size} lr {self.lr:g} (1-epoch warm-up, cosine to 0)")
         if finetune_epochs:
             text += (f" + {finetune_epochs} epochs SSE fine-tuning batch "
@@ -368,13 +372,14 @@ def hinton_pca(run, recipe):
 
 
 def hinton_deep(run, recipe):
-    """Deep autoencoder 784-1000-500-250-30 (ReLU, linear code, sigmoid output) trained with
-    Adam and a cosine schedule, optionally fine-tuned on the summed squared error."""
+    """Deep autoencoder 784-1000-500-250-30 (ReLU, linear code, sigmoid output, tied weights
+    unless `--no-deep-tied`) trained with Adam(W) and a cosine schedule, optionally
+    fine-tuned on the summed squared error."""
     r = recipe
     x, _ = mnist_train(run, r.quick_train)
     x_test, _ = mnist_test(run, r.quick_test)
     keras.utils.set_random_seed(run.seed)
-    parts = aebook.build_deep_autoencoder()
+    parts = aebook.build_deep_autoencoder(tied=r.tied)
     models.init_output_bias(parts.decoder, x)
     # the model that is trained: optional masking noise in front (a denoising regularizer,
     # the identity at test time); it shares every weight with `parts.autoencoder`
@@ -719,6 +724,10 @@ def parse_args(argv=None):
         group = p.add_argument_group(f"{name} recipe")
         for f in _options(task.recipe):
             help_text = f"{f.metadata['help']} (default {f.default})".lstrip()
+            if isinstance(f.default, bool):  # --flag / --no-flag
+                group.add_argument(f.metadata["flag"], action=argparse.BooleanOptionalAction,
+                                   default=f.default, help=help_text)
+                continue
             group.add_argument(f.metadata["flag"], type=type(f.default), default=f.default,
                                choices=f.metadata["choices"], help=help_text)
     args = p.parse_args(argv)

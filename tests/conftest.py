@@ -9,6 +9,7 @@ them, and small enough that the whole suite runs in about a minute on 2 cores.
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 os.environ.setdefault("MPLBACKEND", "Agg")  # before aebook imports matplotlib.pyplot
 # One intra-op thread: these models are tiny, and on the 2-core machines two torch
@@ -25,6 +26,15 @@ import aebook  # noqa: F401
 
 N_IMAGES = 256
 SIDE = 28
+
+
+def pytest_runtest_setup(item):
+    """Skip a test marked `needs_data(*files)` unless AEBOOK_DATA_DIR holds the files."""
+    folder = os.environ.get("AEBOOK_DATA_DIR")
+    for marker in item.iter_markers("needs_data"):
+        missing = [f for f in marker.args if not (folder and (Path(folder) / f).exists())]
+        if missing:
+            pytest.skip(f"needs AEBOOK_DATA_DIR with {', '.join(missing)}")
 
 
 def make_images(n=N_IMAGES, seed=0):

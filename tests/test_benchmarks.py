@@ -10,7 +10,6 @@ import csv
 import dataclasses
 import importlib.util
 import math
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -23,12 +22,6 @@ from aebook.results import COLUMNS, read_benchmarks
 
 ROOT = Path(__file__).resolve().parent.parent
 SCRIPT = ROOT / "benchmarks" / "reproduce.py"
-
-
-def _data_available():
-    folder = os.environ.get("AEBOOK_DATA_DIR")
-    return bool(folder) and all(
-        (Path(folder) / f).exists() for f in ("mnist.npz", "fashion_mnist.npz"))
 
 
 @pytest.fixture(scope="module")
@@ -80,7 +73,7 @@ def test_script_tasks_run_the_scripts_of_benchmarks(script):
         assert (ROOT / "benchmarks" / name).is_file()
 
 
-@pytest.mark.skipif(not _data_available(), reason="needs AEBOOK_DATA_DIR with MNIST files")
+@pytest.mark.needs_data("mnist.npz", "fashion_mnist.npz")
 def test_quick_run_writes_every_row(tmp_path, script):
     out = tmp_path / "bench.csv"
     result = subprocess.run(
@@ -147,6 +140,12 @@ def test_command_line_options_are_the_recipes(script):
         deep, lr=1e-3, finetune_epochs=0)
     assert script.recipe_from_args(vae, args) == dataclasses.replace(
         vae, latent_dim=16, iwae_images=200)
+    # a boolean option is a --flag / --no-flag pair
+    assert deep.tied is True
+    untied = script.recipe_from_args(deep, script.parse_args(["--no-deep-tied"]))
+    assert untied == dataclasses.replace(deep, tied=False)
+    assert script.recipe_from_args(untied, script.parse_args(["--deep-tied"])).tied is True
+    assert "tied weights" in deep.describe(60, 5) and "tied" not in untied.describe(60, 5)
     for bad in (["--deep-epochs", "0"], ["--deep-noise", "1"], ["--vae-lr", "0"],
                 ["--iwae-images", "-1"], ["--deep-loss", "mae"],
                 ["--time-limit-minutes", "0"], ["--time-limit-minutes", "inf"]):

@@ -34,6 +34,8 @@ ABSOLUTE = [
     "    _, secs[k] = timed_fit(m, x, x)\nassert max(secs.values()) / 2 < 9",
     "from aebook.training import Timer\nwith Timer() as t:\n    pass\npca_seconds = t.seconds\n"
     "assert pca_seconds < 1.0",
+    "from aebook.training import step_seconds\nper_step = step_seconds({'a': (m, x)}, batch_size=8)\n"
+    "assert per_step['a'] < 0.1",
 ]
 RATIOS = [
     "import time\ns = time.perf_counter()\na = time.perf_counter() - s\n"
@@ -44,6 +46,8 @@ RATIOS = [
     "per_epoch = {'x': a / 1, 'y': b / 3}\nassert per_epoch['x'] > 5 * per_epoch['y']",
     "from aebook.training import Timer, timed_fit\nwith Timer() as t:\n    pass\n"
     "_, fit_seconds = timed_fit(m, x, x)\nassert 3 * t.seconds < fit_seconds",
+    "from aebook.training import step_seconds\nper_step = step_seconds({'a': (m, x)}, batch_size=8)\n"
+    "assert per_step['a'] > 3 * per_step['b']",
     # numbers that are not times
     "import numpy as np\nmse = float(np.mean([0.1, 0.2]))\nassert 0.1 < mse < 0.2",
 ]

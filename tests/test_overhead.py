@@ -8,7 +8,6 @@ reads MNIST through `AEBOOK_DATA_DIR` and is skipped when the data are not on di
 
 import csv
 import importlib.util
-import os
 import statistics
 import subprocess
 import sys
@@ -110,12 +109,7 @@ def test_quick_options(script):
         script.parse_args(["--images", "10"])
 
 
-def _mnist_available():
-    folder = os.environ.get("AEBOOK_DATA_DIR")
-    return bool(folder) and (Path(folder) / "mnist.npz").exists()
-
-
-@pytest.mark.skipif(not _mnist_available(), reason="MNIST not in AEBOOK_DATA_DIR")
+@pytest.mark.needs_data("mnist.npz")
 def test_tiny_run_writes_rows(tmp_path):
     out = tmp_path / "overhead.csv"
     subprocess.run([sys.executable, str(SCRIPT), "--quick", "--threads", "1", "--repeats",
